@@ -51,15 +51,18 @@ import soundfile as sf
 
 from fxlib._atomic import atomic_open, write_json
 from fxlib.paths import data_root
+from fxlib.thesis import SPLIT_SECONDS
+
+from .audio import SAMPLE_RATE
 
 from . import bigmuff, guitar, label_noise as noise_mod, tube_amp
 
 BUILDER_VERSION = "1"
-FS = 44100
+FS = SAMPLE_RATE
 SPLITS = ("train", "val", "test")
 DEVICES = ("muff", "ht1")
 #: Samples per split. ``full`` = the original 5:42 / 1:24 / 1:04; ``smoke`` = 1/60 of that.
-FULL_SAMPLES = {"train": 342 * FS, "val": 84 * FS, "test": 64 * FS}
+FULL_SAMPLES = {split: seconds * FS for split, seconds in SPLIT_SECONDS.items()}  # table 3.1
 SCALES = {"full": dict(FULL_SAMPLES), "smoke": {k: v // 60 for k, v in FULL_SAMPLES.items()}}
 _PROCESSORS = {"muff": bigmuff.process, "ht1": tube_amp.process}
 _SOURCES = ("guitar.py", "bigmuff.py", "tube_amp.py", "label_noise.py", "embedded.py")

@@ -20,15 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from ..paths import data_root
+from ..thesis import SPLIT_SECONDS
 from .audio import SAMPLE_RATE, DataError, DataWarning, read_wav
-from .embedded import build_embedded
+from .embedded import DEVICES, SPLITS, build_embedded
 from .validation import ValidationReport, validate as validate_pair
 
-SPLITS = ("train", "val", "test")
-DEVICES = ("muff", "ht1")
 SOURCES = ("embedded", "wright2019")
 #: Split lengths of the real dataset (thesis: 5:42, 1:24, 1:04); checked with 5 % tolerance.
-WRIGHT2019_DURATIONS_S = {"train": 342.0, "val": 84.0, "test": 64.0}
+WRIGHT2019_DURATIONS_S = SPLIT_SECONDS
 _DURATION_TOLERANCE = 0.05
 
 
