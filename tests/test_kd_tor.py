@@ -1,0 +1,178 @@
+"""TOR knowledge distillation: hand-computed known answers, limits, gradients."""
+import math
+from fractions import Fraction as Fr
+
+import numpy as np
+import pytest
+import torch
+
+from fxlib import losses as L
+from fxlib.kd import TORLoss, epsilon_from_residuals, rejected_fraction, tor_loss, tor_mask
+from fxlib.models import build_model
+
+# A 5-sample example; eps = 3/10 rejects sample 2 only (|t - R_t| = 1).
+T_ = [Fr(1, 2), Fr(-1, 4), Fr(1), Fr(0), Fr(1, 4)]        # target t
+RT = [Fr(1, 2), Fr(0), Fr(0), Fr(1, 8), Fr(1, 4)]          # teacher R_t, |t-R_t| = 0,.25,1,.125,0
+RS = [Fr(1, 4), Fr(-1, 2), Fr(1, 2), Fr(0), Fr(1, 2)]     # student R_s
+EPS_ = 0.3
+KEEP = [abs(t - r) <= Fr(3, 10) for t, r in zip(T_, RT)]
+
+
+def _t(v, **kw):
+    return torch.tensor([float(x) for x in v], dtype=torch.float64, **kw)
+
+
+def _l1_fr():
+    return sum(abs(a - b) for a, b in zip(RT, RS)) / len(RS)
+
+
+def test_mask_tiny_example():
+    assert KEEP == [True, True, False, True, True]
+    m = tor_mask(_t(T_), _t(RT), EPS_)
+    assert m.dtype == torch.bool and m.tolist() == KEEP
+    # boundary is kept (<=); 2-D works per sample
+    m2 = tor_mask(torch.tensor([[0.0, 1.0], [2.0, 0.5]]), torch.zeros(2, 2), 1.0)
+    assert m2.tolist() == [[True, True], [False, True]]
+    assert rejected_fraction(_t(T_), _t(RT), EPS_) == pytest.approx(0.2)
+    with pytest.raises(ValueError):
+        tor_mask(_t(T_), _t(RT), -1.0)
+
+
+def test_thesis_variant_mae_hand_computed():
+    kept = [i for i in range(5) if KEEP[i]]
+    mae_kept = sum(abs(RS[i] - T_[i]) for i in kept) / len(kept)     # (1/4+1/4+0+1/4)/4
+    assert mae_kept == Fr(3, 16)
+    assert _l1_fr() == Fr(13, 40)
+    expected = 2 * mae_kept + Fr(1, 2) * _l1_fr()
+    got = tor_loss(_t(RS), _t(T_), _t(RT), EPS_, loss="mae", c_tor=2.0, c_d=0.5)
+    assert got.item() == pytest.approx(float(expected), rel=1e-12)
+    module = TORLoss(EPS_, loss="mae", c_tor=2.0, c_d=0.5)
+    assert module(_t(RS), _t(T_), _t(RT)).item() == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_thesis_variant_esr_dc_hand_computed():
+    a = Fr(19, 20)
+
+    def pre(x):  # pre-emphasis of the full signals, zero initial state
+        return [x[0]] + [x[n] - a * x[n - 1] for n in range(1, len(x))]
+
+    pt, ps = pre(T_), pre(RS)
+    kept = [i for i in range(5) if KEEP[i]]
+    power = sum(pt[i] ** 2 for i in kept)
+    esr_k = sum((pt[i] - ps[i]) ** 2 for i in kept) / power
+    offset = sum(pt[i] - ps[i] for i in kept) / len(kept)
+    dc_k = offset ** 2 / (power / len(kept))
+    expected = esr_k + dc_k + _l1_fr()
+    got = tor_loss(_t(RS), _t(T_), _t(RT), EPS_, loss="esr_dc")
+    assert got.item() == pytest.approx(float(expected), rel=1e-6)   # eps = 1e-8 in denominators
+    fam = TORLoss.for_family("rnn", EPS_)
+    assert fam(_t(RS), _t(T_), _t(RT)).item() == pytest.approx(got.item(), rel=1e-12)
+
+
+def test_original_variant_f_zero_and_sqrt():
+    n = len(RS)
+    sq = sum((RS[i] - T_[i]) ** 2 for i in range(n) if KEEP[i]) / n   # mean over all N
+    got0 = tor_loss(_t(RS), _t(T_), _t(RT), EPS_, variant="original", f="zero", c_d=0.0)
+    assert got0.item() == pytest.approx(float(sq), rel=1e-12)
+    # rejected sample 2: sqrt|R_s - R_t| = sqrt(1/2)
+    expected_sqrt = float(sq) + math.sqrt(0.5) / n
+    got1 = tor_loss(_t(RS), _t(T_), _t(RT), EPS_, variant="original", f="sqrt", c_d=0.0)
+    assert got1.item() == pytest.approx(expected_sqrt, rel=1e-12)
+    # c_d > 0 adds the L1 term, c_tor scales the TOR term
+    got2 = tor_loss(_t(RS), _t(T_), _t(RT), EPS_, variant="original", f="sqrt", c_tor=3.0)
+    assert got2.item() == pytest.approx(3 * expected_sqrt + float(_l1_fr()), rel=1e-12)
+
+
+@pytest.mark.parametrize("loss,fn", [("mae", L.mae), ("esr_dc", L.esr_dc)])
+def test_infinite_epsilon_is_plain_loss_plus_l1(loss, fn):
+    t = torch.randn(4, 256, dtype=torch.float64)
+    rt = t + 0.2 * torch.randn_like(t)
+    rs = t + 0.3 * torch.randn_like(t)
+    got = tor_loss(rs, t, rt, math.inf, loss=loss, c_tor=1.0, c_d=0.7)
+    expected = fn(rs, t) + 0.7 * (rt - rs).abs().mean()
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    # a quantile of 1 (the max residual) also keeps everything
+    eps_max = epsilon_from_residuals(t - rt, quantile=1.0)
+    torch.testing.assert_close(tor_loss(rs, t, rt, eps_max, loss=loss, c_d=0.7), expected,
+                               rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("kw", [dict(loss="mae"), dict(loss="esr_dc"),
+                                dict(variant="original", f="zero"),
+                                dict(variant="original", f="sqrt")])
+def test_all_rejected_is_finite(kw):
+    t = torch.randn(2, 32, dtype=torch.float64)
+    rt = t + 1.0                                   # teacher off by 1 everywhere
+    rs = rt.clone().requires_grad_(True)           # R_s == R_t: sqrt at 0 must not give NaN
+    value = tor_loss(rs, t, rt, 0.5, **kw)
+    assert torch.isfinite(value)
+    value.backward()
+    assert torch.isfinite(rs.grad).all()
+    # thesis variant with nothing kept reduces to c_d * L1
+    rs2 = rt + 0.25
+    if kw.get("variant", "thesis") == "thesis":
+        assert tor_loss(rs2, t, rt, 0.5, **kw).item() == pytest.approx(0.25)
+
+
+def test_gradients_flow_to_student_only():
+    torch.manual_seed(1)
+    teacher, student = build_model("B8"), build_model("C8")
+    x = 0.3 * torch.randn(2, 64)
+    target = torch.tanh(2 * x)
+    teacher_out = teacher(x)                        # deliberately not detached by the caller
+    loss = TORLoss.for_family("rnn", epsilon=0.5)(student(x), target, teacher_out)
+    loss.backward()
+    assert all(p.grad is None for p in teacher.parameters())
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in student.parameters())
+    assert any(p.grad.abs().sum() > 0 for p in student.parameters())
+
+
+def test_cross_family_teacher_b_student_a():
+    torch.manual_seed(2)
+    teacher, student = build_model("B8"), build_model("Av2")
+    x = 0.3 * torch.randn(1, student.frame_length)
+    with torch.no_grad():
+        teacher_out = teacher(x)
+    out = student.forward_frames(x)
+    loss = TORLoss.for_family("cafx", epsilon=0.1)(out, torch.tanh(3 * x), teacher_out)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert student.conv.weight.grad is not None
+
+
+def test_epsilon_from_residuals():
+    r = np.arange(101) / 100.0                     # 0.00 .. 1.00
+    assert epsilon_from_residuals(r, 0.99) == pytest.approx(0.99)
+    assert epsilon_from_residuals(-torch.tensor(r), 0.5) == pytest.approx(0.5)   # |.| taken
+    assert epsilon_from_residuals([torch.tensor(r[:50]), torch.tensor(r[50:])], 1.0) == 1.0
+    # 0.99 quantile rejects ~1 % of the samples it was computed on
+    res = torch.randn(100_000, dtype=torch.float64)
+    eps = epsilon_from_residuals(res)
+    assert (res.abs() > eps).double().mean().item() == pytest.approx(0.01, abs=1e-3)
+    with pytest.raises(ValueError):
+        epsilon_from_residuals(r, 1.5)
+    with pytest.raises(ValueError):
+        epsilon_from_residuals(np.array([0.1, np.nan]))
+
+
+def test_argument_checks():
+    t = torch.zeros(4)
+    with pytest.raises(ValueError, match="shape"):
+        tor_loss(torch.zeros(3), t, t)
+    with pytest.raises(ValueError, match="variant"):
+        tor_loss(t, t, t, variant="paper")
+    with pytest.raises(ValueError, match="loss"):
+        tor_loss(t, t, t, loss="mse")
+    with pytest.raises(ValueError, match="f must"):
+        TORLoss(variant="original", f="abs")
+    with pytest.raises(ValueError, match="family"):
+        TORLoss.for_family("transformer")
+    # a custom callable loss receives the mask
+    seen = {}
+
+    def custom(out, tgt, mask=None):
+        seen["mask"] = mask
+        return (out - tgt).abs().sum()
+
+    tor_loss(t, t + 1, t, 0.5, loss=custom, c_d=0.0)
+    assert seen["mask"].tolist() == [False] * 4
