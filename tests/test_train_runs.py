@@ -1,0 +1,138 @@
+"""Run directories: naming, reuse, exact resume after a crash, determinism, CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from fxlib.data import write_wav
+from fxlib.train import TrainConfig, load_run, train
+from fxlib.train.runs import is_complete
+
+from test_train_rnn import TINY_RNN, waveshaper_data
+
+OVER = {**TINY_RNN, "rnn_epochs": 4, "val_every": 2}
+
+
+def _cfg(**kw):
+    return TrainConfig(model="B8", profile="smoke", seed=kw.pop("seed", 0),
+                       overrides=kw.pop("overrides", OVER), **kw)
+
+
+def _state(run):
+    return torch.load(run.path / "model.pt", weights_only=True)
+
+
+def _equal_states(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_run_dir_contents_and_name(tmp_path):
+    run = train(_cfg(), runs=tmp_path, data=waveshaper_data(), progress=False)
+    assert run.path.parent == tmp_path
+    assert run.path.name.startswith("B8-scratch-smoke-s0-") and len(run.path.name.split("-")[-1]) == 8
+    for f in ("config.json", "model.pt", "history.json", "metrics.json", "checkpoint.pt"):
+        assert (run.path / f).is_file(), f
+    cfg = json.loads((run.path / "config.json").read_text())
+    assert cfg["hash"] == run.path.name[-8:]
+    assert cfg["hyper_parameters"]["tbptt"] == 512 and cfg["data"]["hash"]
+    assert cfg["method"] == "scratch" and cfg["std"] is False and cfg["teacher"] is None
+    assert not list(run.path.glob(".*.part"))       # no temporary files left behind
+    loaded = load_run(run.path)
+    assert loaded.metrics == run.metrics and loaded.status == "reused"
+    std = train(_cfg(std=True), runs=tmp_path, data=waveshaper_data(), progress=False)
+    assert "-scratch-std-smoke-" in std.path.name and std.config["standardizer"]["std"] > 0
+
+
+def test_reuse_does_not_retrain(tmp_path):
+    data = waveshaper_data()
+    first = train(_cfg(), runs=tmp_path, data=data, progress=False)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in first.path.iterdir()}
+    calls = []
+    again = train(_cfg(), runs=tmp_path, data=data, progress=False,
+                  callback=lambda e, h: calls.append(e))
+    assert again.status == "reused" and not calls and again.path == first.path
+    assert {p.name: p.stat().st_mtime_ns for p in again.path.iterdir()} == mtimes
+    forced = train(_cfg(), runs=tmp_path, data=data, progress=False, force=True,
+                   callback=lambda e, h: calls.append(e))
+    assert forced.status == "trained" and calls == [1, 2, 3, 4]
+    assert _equal_states(_state(forced), _state(first))     # same seed -> same weights
+    other = train(_cfg(seed=1), runs=tmp_path, data=data, progress=False)
+    assert other.path != first.path and not _equal_states(_state(other), _state(first))
+
+
+class Crash(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("crash_after", [2, 3])   # right after a checkpoint / between two
+def test_resume_after_crash_is_exact(tmp_path, crash_after):
+    data = waveshaper_data()
+    ref = train(_cfg(), runs=tmp_path / "ref", data=data, progress=False)
+
+    def boom(epoch, history):
+        if epoch == crash_after:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train(_cfg(), runs=tmp_path / "cut", data=data, progress=False, callback=boom)
+    (cut_dir,) = (tmp_path / "cut").iterdir()
+    assert (cut_dir / "checkpoint.pt").is_file() and not is_complete(cut_dir)
+    # the process state differs on the second call: global RNGs must come from the checkpoint
+    torch.manual_seed(1234), np.random.seed(99)
+    resumed = train(_cfg(), runs=tmp_path / "cut", data=data, progress=False)
+    assert resumed.status == "resumed"
+    assert _equal_states(_state(resumed), _state(ref))
+    assert resumed.metrics == ref.metrics
+    assert resumed.history["train_loss"] == ref.history["train_loss"]
+
+
+def test_max_epochs_this_call_then_resume(tmp_path):
+    data = waveshaper_data()
+    ref = train(_cfg(), runs=tmp_path / "ref", data=data, progress=False)
+    part = train(_cfg(), runs=tmp_path / "cut", data=data, progress=False, max_epochs_this_call=2)
+    assert part.status == "partial" and not part.metrics
+    done = train(_cfg(), runs=tmp_path / "cut", data=data, progress=False)
+    assert _equal_states(_state(done), _state(ref)) and done.metrics == ref.metrics
+
+
+def test_kd_methods_rejected_clearly(tmp_path):
+    for method in ("tor", "df"):
+        with pytest.raises(NotImplementedError, match="not available yet"):
+            train(TrainConfig(model="B8", method=method), runs=tmp_path)
+    with pytest.raises(ValueError, match="unknown method"):
+        train(TrainConfig(model="B8", method="magic"), runs=tmp_path)
+
+
+def _write_folder(root, data, device="pedal"):
+    for split, (x, y) in data.items():
+        write_wav(root / split / f"{device}-input.wav", x)
+        write_wav(root / split / f"{device}-target.wav", y)
+
+
+def test_cli_folder_source_prints_one_json_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CI", "1")
+    data = waveshaper_data(n_train=9_000, n_val=3_000, n_test=3_000)
+    _write_folder(tmp_path / "mydata", data)
+    cmd = [sys.executable, "-m", "fxlib.train", "--model", "B8", "--method", "scratch",
+           "--profile", "smoke", "--source", str(tmp_path / "mydata"), "--device", "pedal",
+           "--seed", "0", "--runs", str(tmp_path / "runs"), "--threads", "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "CI": "1"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1
+    doc = json.loads(lines[0])
+    assert doc["status"] == "trained" and np.isfinite(doc["test_esr"])
+    assert doc["run"].startswith(str(tmp_path / "runs"))
+    # reuse and the refusal of KD methods, in-process (a subprocess costs seconds of imports)
+    from fxlib.train.__main__ import main
+    capsys.readouterr()
+    assert main(cmd[3:]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "reused"
+    assert main(cmd[3:6] + ["tor"] + cmd[7:]) == 2
+    assert "not available yet" in capsys.readouterr().err
