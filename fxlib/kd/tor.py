@@ -69,14 +69,10 @@ from .. import losses as _L
 LossFn = Callable[..., torch.Tensor]
 
 #: Named student losses accepted by ``tor_loss(loss=...)``; each takes ``mask=``.
-STUDENT_LOSSES: dict[str, LossFn] = {
-    "mae": _L.mae,
-    "esr_dc": _L.esr_dc,
-    "esr": _L.esr,
-}
+STUDENT_LOSSES: dict[str, LossFn] = _L.LOSSES
 
 #: Student loss per model family (``fxlib.models.FAMILY``): MAE for A, E_B for B/C.
-FAMILY_LOSS: dict[str, str] = {"cafx": "mae", "rnn": "esr_dc"}
+FAMILY_LOSS: dict[str, str] = _L.TRAINING_LOSS
 
 VARIANTS = ("thesis", "original")
 REJECTED_F = ("zero", "sqrt")

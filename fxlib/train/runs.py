@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from .._atomic import atomic_path, write_json
-from ..losses import esr, esr_dc, mae
+from ..losses import LOSSES, TRAINING_LOSS, esr, esr_dc, mae
 from ..models import FAMILY, build_model
 from ..paths import runs_root as _runs_root
 from ..profiles import Profile, get_profile
@@ -79,12 +79,12 @@ class TrainConfig:
         hp = {"epochs": p.epochs(fam), "batch": p.batch_size(fam), "lr": p.lr(fam),
               "optimizer": "Adam", "val_every": p.val_every,
               "max_train_batches": p.max_batches(fam), "val_max_samples": p.val_max_samples,
-              "data_scale": p.data_scale}
+              "data_scale": p.data_scale, "loss": TRAINING_LOSS[fam]}
         if fam == "rnn":
-            hp.update(loss="esr_dc", segment_length=p.segment_length, init_len=p.init_len,
+            hp.update(segment_length=p.segment_length, init_len=p.init_len,
                       tbptt=p.tbptt, val_chunk=p.val_chunk)
         else:
-            hp.update(loss="mae", frame_length=4096, hop=p.cafx_hop)
+            hp.update(frame_length=4096, hop=p.cafx_hop)
         return hp
 
 
@@ -299,7 +299,7 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
 
 def _evaluate(model, family: str, hp: dict, x: torch.Tensor) -> torch.Tensor:
     if family == "rnn":
-        return _rnn.process_stateful(model, x, hp["val_chunk"])
+        return _rnn.predict(model, x, hp["val_chunk"])
     return _cafx.predict(model, x)
 
 
@@ -307,9 +307,7 @@ def _val_loss(model, family, hp, pair) -> float:
     x, y = pair
     if hp.get("val_max_samples"):
         x, y = x[:hp["val_max_samples"]], y[:hp["val_max_samples"]]
-    out = _evaluate(model, family, hp, x)
-    loss = esr_dc if family == "rnn" else mae
-    return float(loss(out, y))
+    return float(LOSSES[hp["loss"]](_evaluate(model, family, hp, x), y))
 
 
 def _fit(cfg: TrainConfig, hp: dict, family: str, path: Path, tensors: dict,
@@ -368,11 +366,12 @@ def _fit(cfg: TrainConfig, hp: dict, family: str, path: Path, tensors: dict,
             if family == "rnn":
                 train_loss = _rnn.train_epoch(
                     model, optimizer, *items, batch=hp["batch"], init_len=hp["init_len"],
-                    tbptt=hp["tbptt"], rng=rng, max_batches=hp["max_train_batches"])
+                    tbptt=hp["tbptt"], rng=rng, max_batches=hp["max_train_batches"],
+                    loss_fn=LOSSES[hp["loss"]])
             else:
                 train_loss = _cafx.train_epoch(
                     model, optimizer, *items, batch=hp["batch"], rng=rng,
-                    max_batches=hp["max_train_batches"])
+                    max_batches=hp["max_train_batches"], loss_fn=LOSSES[hp["loss"]])
             history["epoch"].append(epoch)
             history["train_loss"].append(train_loss)
             history["epoch_time_s"].append(time.perf_counter() - t0)
