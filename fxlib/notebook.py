@@ -11,7 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
-SAMPLE_RATE = 44100
+from .thesis import SAMPLE_RATE
 
 
 def in_colab() -> bool:

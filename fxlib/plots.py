@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ._atomic import atomic_path  # noqa: E402
 from .paths import figures_root  # noqa: E402
+from .thesis import SAMPLE_RATE  # noqa: E402
 
-SAMPLE_RATE = 44100
 FORMATS = ("png", "svg")
 
 

@@ -88,5 +88,8 @@ def scratch_time_ms(model: str) -> tuple[float, float]:
         raise KeyError(f"the thesis reports no scratch time for {model!r}")
     return row.time_ms, row.time_std_ms
 
+#: The dataset's sample rate (Wright et al. 2019; thesis §3.2), used throughout fxlib.
+SAMPLE_RATE = 44100
+
 #: Table 3.1: durations of the real dataset's splits, in seconds (5:42, 1:24, 1:04).
 SPLIT_SECONDS: dict[str, int] = {"train": 342, "val": 84, "test": 64}

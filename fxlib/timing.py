@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-SAMPLE_RATE = 44100
+from .thesis import SAMPLE_RATE
 
 
 def cpu_model() -> str:

@@ -17,9 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from .._atomic import atomic_path
-
-#: The one sample rate of the study (Wright et al. 2019 record at 44.1 kHz).
-SAMPLE_RATE = 44100
+from ..thesis import SAMPLE_RATE  # the one sample rate of the study (44.1 kHz)
 
 
 class DataError(ValueError):

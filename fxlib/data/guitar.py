@@ -47,7 +47,9 @@ import numpy as np
 from numba import njit
 from scipy.signal import bilinear, lfilter
 
-FS = 44100
+from ..thesis import SAMPLE_RATE
+
+FS = SAMPLE_RATE
 
 #: Columns of a note table (one structured-array row per note; times in samples).
 NOTE_DTYPE = np.dtype([
