@@ -97,10 +97,14 @@ class Profile:
     rnn_max_batches: Optional[int] = None     # mini-batches per epoch, B / C
     cafx_max_batches: Optional[int] = None    # mini-batches per epoch, A / Av2
     val_max_samples: Optional[int] = None     # validate on the first N samples of val only
-    # -- data-free KD: fields for fxlib.kd; PLACEHOLDER values, not from the thesis -----
-    df_iterations: int = 10_000
-    df_n_s: int = 5                  # student steps per generator step
-    df_batch: int = 64
+    # -- data-free KD (fxlib.train.df): the official code's values (MODEL-SPEC §6); the
+    #    thesis does not give its own. One "epoch" of a DF run = df_log_every iterations.
+    df_iterations: int = 2_000       # outer iterations (1 generator step + n_s student steps)
+    df_n_s: int = 10                 # student steps per generator step
+    df_batch: int = 50               # m: z, x_g and x_p per step
+    df_segment_length: int = 4_096   # generated segment = a CAFx frame; RNNs from zero state
+    df_lr: float = 1e-3              # RMSprop, generator and student
+    df_log_every: int = 20           # iterations per history entry / checkpoint
 
     def __post_init__(self):
         for f in fields(self):
@@ -142,10 +146,12 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(name="smoke", data_scale="smoke",
                      rnn_epochs=2, cafx_epochs=2, val_every=1, rnn_batch=8, cafx_batch=8,
                      rnn_max_batches=2, cafx_max_batches=2, segment_length=4_410,
-                     init_len=200, tbptt=1_024, df_iterations=5, df_n_s=1, df_batch=4),
+                     init_len=200, tbptt=1_024, df_iterations=4, df_n_s=1, df_batch=2,
+                     df_log_every=2),
     "quick": Profile(name="quick", data_scale="full",
                      rnn_epochs=6, cafx_epochs=6, val_every=3, rnn_max_batches=2,
-                     cafx_max_batches=1, val_max_samples=441_000, df_iterations=300),
+                     cafx_max_batches=1, val_max_samples=441_000, df_iterations=60, df_n_s=2,
+                     df_batch=8, df_log_every=10),
     "paper": Profile(name="paper", data_scale="full"),
 }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from fxlib.models import build_model
@@ -27,10 +28,11 @@ def test_predict_is_whole_signal_forward():
     assert got.shape == x.shape and torch.equal(got, want)
 
 
-def test_smoke_training_lowers_validation_loss(tmp_path):
+@pytest.mark.parametrize("name", ["Av2", "A"])
+def test_smoke_training_lowers_validation_loss(tmp_path, name):
     data = waveshaper_data(n_train=4096 * 3, n_val=4096, n_test=3000)
     over = dict(cafx_epochs=3, cafx_batch=2, cafx_lr=1e-3, val_every=1, cafx_max_batches=None)
-    run = train(TrainConfig(model="Av2", profile="smoke", seed=0, overrides=over),
+    run = train(TrainConfig(model=name, profile="smoke", seed=0, overrides=over),
                 runs=tmp_path, data=data, progress=False, compute="cpu")
     h = run.history
     assert len(h["train_loss"]) == 3 and len(h["val_loss"]) == 4

@@ -100,12 +100,19 @@ def test_max_epochs_this_call_then_resume(tmp_path):
     assert _equal_states(_state(done), _state(ref)) and done.metrics == ref.metrics
 
 
-def test_kd_methods_rejected_clearly(tmp_path):
+def test_method_and_teacher_are_checked_before_any_work(tmp_path):
     for method in ("tor", "df"):
-        with pytest.raises(NotImplementedError, match="not available yet"):
+        with pytest.raises(ValueError, match=f"method '{method}' needs a teacher"):
             train(TrainConfig(model="B8", method=method), runs=tmp_path)
+    with pytest.raises(ValueError, match="scratch run takes no teacher"):
+        train(TrainConfig(model="B8", teacher="x"), runs=tmp_path)
     with pytest.raises(ValueError, match="unknown method"):
         train(TrainConfig(model="B8", method="magic"), runs=tmp_path)
+    with pytest.raises(ValueError, match=r"unknown KD option\(s\) \['eps'\]"):
+        train(TrainConfig(model="B8", method="tor", teacher="x", kd={"eps": 1}), runs=tmp_path)
+    with pytest.raises(ValueError, match="teacher run 'nope' not found"):
+        train(TrainConfig(model="B8", method="tor", teacher="nope"), runs=tmp_path)
+    assert not any(tmp_path.iterdir())          # nothing was written
 
 
 def _write_folder(root, data, device="pedal"):
@@ -129,10 +136,12 @@ def test_cli_folder_source_prints_one_json_line(tmp_path, capsys, monkeypatch):
     doc = json.loads(lines[0])
     assert doc["status"] == "trained" and np.isfinite(doc["test_esr"])
     assert doc["run"].startswith(str(tmp_path / "runs"))
-    # reuse and the refusal of KD methods, in-process (a subprocess costs seconds of imports)
+    # reuse and the refusal of a KD run without teacher, in-process (a subprocess costs seconds of imports)
     from fxlib.train.__main__ import main
     capsys.readouterr()
     assert main(cmd[3:]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "reused"
-    assert main(cmd[3:6] + ["tor"] + cmd[7:]) == 2
-    assert "not available yet" in capsys.readouterr().err
+    assert main(cmd[3:6] + ["tor"] + cmd[7:]) == 1
+    assert "needs a teacher" in capsys.readouterr().err
+    assert main(cmd[3:] + ["--kd", "c_d"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err

@@ -6,6 +6,7 @@ and any folder of a user's own recordings, all in one layout and behind one ``lo
 
 Command line: ``python -m fxlib.data build`` / ``fetch`` / ``check`` (see ``--help``).
 """
+from .access import DataAccessError, check_data_access, forbid_data_access
 from .audio import SAMPLE_RATE, DataError, DataWarning, read_wav, write_wav
 from .embedded import build_embedded
 from .fetch import (DEFAULT_BASE_URL, WRIGHT2019_COMMIT, ChecksumError, DownloadError,
@@ -18,5 +19,5 @@ __all__ = [
     "build_embedded", "fetch_wright2019", "fetch_wright2019_pretrained", "load", "validate",
     "read_wav", "write_wav", "ValidationReport", "DataError", "DataWarning", "DownloadError",
     "ChecksumError", "Standardizer", "standardizer_for", "git_blob_sha1", "dataset_dir",
-    "SPLITS", "DEVICES", "SOURCES", "SAMPLE_RATE", "DEFAULT_BASE_URL", "WRIGHT2019_COMMIT",
+    "DataAccessError", "forbid_data_access", "check_data_access", "SPLITS", "DEVICES", "SOURCES", "SAMPLE_RATE", "DEFAULT_BASE_URL", "WRIGHT2019_COMMIT",
 ]

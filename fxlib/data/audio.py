@@ -69,6 +69,8 @@ def read_wav(path: str | os.PathLike, *, expected_sr: int | None = SAMPLE_RATE,
       silently picking or mixing channels of a stereo re-amp recording can hide a mistake.
     * NaN or infinite samples (possible in float WAV) are an error.
     """
+    from .access import check_data_access  # here, not at the top: access imports this module
+    check_data_access(f"read_wav({path})")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file. Check the path (and the dataset layout "

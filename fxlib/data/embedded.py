@@ -53,6 +53,7 @@ from fxlib._atomic import atomic_open, write_json
 from fxlib.paths import data_root
 from fxlib.thesis import SPLIT_SECONDS
 
+from .access import check_data_access
 from .audio import SAMPLE_RATE
 
 from . import bigmuff, guitar, label_noise as noise_mod, tube_amp
@@ -190,6 +191,7 @@ def build_embedded(scale: str = "full", seed: int = 0, root: str | os.PathLike |
     :class:`fxlib.data.label_noise.LabelNoise` fields or an instance; corrupts train targets
     only and writes to ``<scale>-noisy-<tag>``. ``force``: rebuild even if a matching build exists.
     """
+    check_data_access(f"build_embedded({scale!r})")
     lengths = split_lengths(scale)
     seed = _check_seed(seed)
     ln = noise_mod.parse(label_noise)

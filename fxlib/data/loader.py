@@ -21,6 +21,7 @@ import numpy as np
 
 from ..paths import data_root
 from ..thesis import SPLIT_SECONDS
+from .access import check_data_access
 from .audio import SAMPLE_RATE, DataError, DataWarning, read_wav
 from .embedded import DEVICES, SPLITS, build_embedded
 from .validation import ValidationReport, validate as validate_pair
@@ -125,6 +126,7 @@ def load(source: str | os.PathLike, device: str, root: str | os.PathLike | None 
     ``DataError``, warnings are emitted as ``DataWarning``. ``resample`` converts files at
     other rates to 44.1 kHz and ``downmix`` averages multi-channel files (both errors otherwise).
     """
+    check_data_access(f"fxlib.data.load({source!r}, {device!r})")
     data, _ = load_with_reports(source, device, root, scale=scale, seed=seed, validate=validate,
                                 resample=resample, downmix=downmix)
     return data

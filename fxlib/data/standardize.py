@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._atomic import write_json
+from .access import check_data_access
 from .audio import DataError, DataWarning, read_wav
 from .loader import _check_device, _require_files, dataset_dir, pair_paths
 
@@ -64,6 +65,7 @@ def standardizer_for(source: str | os.PathLike, device: str,
     Arguments as for ``fxlib.data.load``. If the folder is read-only the stats are computed
     but not stored (with a ``DataWarning``).
     """
+    check_data_access(f"standardizer_for({source!r}, {device!r})")
     _check_device(source, device)
     folder = dataset_dir(source, root, scale=scale, seed=seed)
     _require_files(source, folder, device, ("train",))

@@ -62,6 +62,11 @@ LR = 1e-3
 BETA = 1e-5
 GAMMA = 1e-5
 ITERATIONS = 2000
+#: x_p / x_g scale for teachers trained on raw audio (a guitar-DI RMS, about -20 dBFS; notes).
+RAW_INPUT_SCALE = 0.1
+#: Defaults of a DF run's options (``TrainConfig.kd``). ``input_scale`` None = 1 for a teacher
+#: trained on standardised inputs, ``RAW_INPUT_SCALE`` for one trained on raw audio.
+DEFAULTS = {"input_scale": None, "beta": BETA, "gamma": GAMMA}
 
 
 class Generator(nn.Module):
@@ -212,7 +217,10 @@ class DFDistiller:
             z = self.generator.sample_z(self.batch_size, self.rng)
         x_g = self.generator(z)
         # The teacher needs gradients w.r.t. its input here (not its weights): no no_grad.
-        t_out = self.teacher(x_g)
+        # cuDNN's RNN backward refuses eval mode, so on CUDA the frozen (eval) teacher runs
+        # without cuDNN in this step: the same maths through PyTorch's native kernels.
+        with torch.backends.cudnn.flags(enabled=not x_g.is_cuda):
+            t_out = self.teacher(x_g)
         s_out = self.student(x_g)
         loss = generator_loss(t_out, s_out, x_g, self.beta, self.gamma)
         self.g_optimizer.zero_grad(set_to_none=True)
@@ -255,5 +263,5 @@ class DFDistiller:
         return history
 
 
-__all__ = ["Generator", "generator_loss", "student_loss", "alpha_schedule", "discrepancy",
+__all__ = ["DEFAULTS", "RAW_INPUT_SCALE", "Generator", "generator_loss", "student_loss", "alpha_schedule", "discrepancy",
            "freeze", "DFDistiller"]

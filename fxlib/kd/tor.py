@@ -75,6 +75,11 @@ STUDENT_LOSSES: dict[str, LossFn] = _L.LOSSES
 FAMILY_LOSS: dict[str, str] = _L.TRAINING_LOSS
 
 VARIANTS = ("thesis", "original")
+
+#: Defaults of a TOR run's options (``TrainConfig.kd``); the rationale is in the module notes.
+#: ``epsilon`` None = ``epsilon_from_residuals(teacher's training-set residuals, epsilon_quantile)``.
+DEFAULTS = {"epsilon": None, "epsilon_quantile": 0.99, "c_tor": 1.0, "c_d": 1.0,
+            "variant": "thesis", "f": "zero"}
 REJECTED_F = ("zero", "sqrt")
 
 
@@ -223,5 +228,5 @@ def rejected_fraction(target: torch.Tensor, teacher_out: torch.Tensor,
     return 1.0 - keep.float().mean().item() if keep.numel() else 0.0
 
 
-__all__ = ["tor_mask", "epsilon_from_residuals", "tor_loss", "TORLoss", "rejected_fraction",
+__all__ = ["DEFAULTS", "tor_mask", "epsilon_from_residuals", "tor_loss", "TORLoss", "rejected_fraction",
            "STUDENT_LOSSES", "FAMILY_LOSS"]

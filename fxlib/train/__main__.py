@@ -1,6 +1,8 @@
 """``python -m fxlib.train``: train (or reuse, or resume) one run and print it as JSON.
 
     python -m fxlib.train --model B8 --method scratch --profile smoke --seed 0
+    python -m fxlib.train --model B8 --method tor --teacher runs/B-scratch-smoke-s0-1a2b3c4d
+    python -m fxlib.train --model C8 --method df --teacher-json muff-muff4.json --kd input_scale=0.1
 
 The progress bar goes to stderr (off when ``CI`` is set or stderr is not a terminal); the last
 and only line on stdout is one JSON object: the run folder, its status (trained / resumed /
@@ -14,15 +16,24 @@ import sys
 
 from ..models import MODEL_NAMES
 from ..profiles import PROFILE_NAMES
-from .runs import AVAILABLE_METHODS, METHODS, TrainConfig, train
+from .runs import KD_DEFAULTS, METHODS, TrainConfig, train
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fxlib.train", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, choices=MODEL_NAMES)
     p.add_argument("--method", default="scratch", choices=METHODS,
-                   help=f"training method (available now: {', '.join(AVAILABLE_METHODS)})")
-    p.add_argument("--std", action="store_true", help="standardise the input (DF 'std' models)")
+                   help="scratch, tor (teacher outlier rejection) or df (data-free KD)")
+    p.add_argument("--teacher", default=None, metavar="RUN",
+                   help="teacher for tor/df: a finished run folder, or a run id under --runs")
+    p.add_argument("--teacher-json", default=None, metavar="FILE",
+                   help="teacher for tor/df: a Wright et al. JSON model (LSTM/GRU)")
+    kd_help = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in d.items())
+                        for m, d in KD_DEFAULTS.items() if d)
+    p.add_argument("--kd", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"KD option, repeatable (defaults {kd_help})")
+    p.add_argument("--std", action="store_true",
+                   help="standardise the input (DF 'std' models; a df run follows its teacher)")
     p.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
     p.add_argument("--source", default="embedded",
                    help="embedded | wright2019 | a folder in the {train,val,test}/"
@@ -38,16 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_kd(items: list[str]) -> dict:
+    """``["c_d=0.5", "variant=original"]`` -> ``{"c_d": 0.5, "variant": "original"}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--kd expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)          # numbers, true/false, null
+        except json.JSONDecodeError:
+            out[key] = value                      # plain words: variant=original
+    return out
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.method not in AVAILABLE_METHODS:
-        print(f"error: method {args.method!r} is not available yet (only "
-              f"{', '.join(AVAILABLE_METHODS)}); KD training will be wired in later",
-              file=sys.stderr)
+    try:
+        cfg = TrainConfig(model=args.model, method=args.method, profile=args.profile,
+                          seed=args.seed, source=args.source, device=args.device,
+                          std=args.std, data_root=args.data_root, teacher=args.teacher,
+                          teacher_json=args.teacher_json, kd=parse_kd(args.kd))
+        cfg.kd_options()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    cfg = TrainConfig(model=args.model, method=args.method, profile=args.profile,
-                      seed=args.seed, source=args.source, device=args.device, std=args.std,
-                      data_root=args.data_root)
     try:
         run = train(cfg, runs=args.runs, force=args.force, compute=args.compute,
                     threads=args.threads, progress=False if args.no_progress else None)

@@ -33,15 +33,23 @@ def make_frames(x: torch.Tensor, y: torch.Tensor, frame_length: int, hop: int
 
 def train_epoch(model, optimizer, x_frames: torch.Tensor, y_frames: torch.Tensor, *,
                 batch: int, rng: np.random.Generator, max_batches: Optional[int] = None,
-                loss_fn: Loss = mae) -> float:
-    """One epoch over shuffled frames; returns the mean loss over the mini-batches."""
+                loss_fn: Loss = mae, t_frames: Optional[torch.Tensor] = None) -> float:
+    """One epoch over shuffled frames; returns the mean loss over the mini-batches.
+
+    With ``t_frames`` (a teacher's output framed like ``y_frames``, for KD) the loss is called
+    as ``loss_fn(output, target, teacher_output)``, else ``loss_fn(output, target)``.
+    """
     model.train()
     total, count = 0.0, 0
     for idx in batch_order(x_frames.shape[0], batch, rng, max_batches):
         idx_t = torch.as_tensor(idx, device=x_frames.device)
         xb, yb = x_frames.index_select(0, idx_t), y_frames.index_select(0, idx_t)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model.forward_frames(xb), yb)
+        out = model.forward_frames(xb)
+        if t_frames is None:
+            loss = loss_fn(out, yb)
+        else:
+            loss = loss_fn(out, yb, t_frames.index_select(0, idx_t))
         loss.backward()
         optimizer.step()
         total += float(loss.detach())

@@ -48,21 +48,30 @@ def batch_order(n_items: int, batch: int, rng: np.random.Generator,
 
 def train_epoch(model, optimizer, x_seg: torch.Tensor, y_seg: torch.Tensor, *, batch: int,
                 init_len: int, tbptt: int, rng: np.random.Generator,
-                max_batches: Optional[int] = None, loss_fn: Loss = esr_dc) -> float:
-    """One epoch of TBPTT over the segments; returns the mean loss over all updates."""
+                max_batches: Optional[int] = None, loss_fn: Loss = esr_dc,
+                t_seg: Optional[torch.Tensor] = None) -> float:
+    """One epoch of TBPTT over the segments; returns the mean loss over all updates.
+
+    With ``t_seg`` (a teacher's output cut like ``y_seg``, for KD) the loss is called as
+    ``loss_fn(output, target, teacher_output)`` on each chunk, else ``loss_fn(output, target)``.
+    """
     model.train()
     total, count = 0.0, 0
     seg_len = x_seg.shape[1]
     for idx in batch_order(x_seg.shape[0], batch, rng, max_batches):
         idx_t = torch.as_tensor(idx, device=x_seg.device)
         xb, yb = x_seg.index_select(0, idx_t), y_seg.index_select(0, idx_t)
+        tb = t_seg.index_select(0, idx_t) if t_seg is not None else None
         with torch.no_grad():
             _, state = model.forward_stateful(xb[:, :init_len], None)
         for start in range(init_len, seg_len, tbptt):
             stop = min(start + tbptt, seg_len)
             optimizer.zero_grad(set_to_none=True)
             out, state = model.forward_stateful(xb[:, start:stop], state)
-            loss = loss_fn(out, yb[:, start:stop])
+            if tb is None:
+                loss = loss_fn(out, yb[:, start:stop])
+            else:
+                loss = loss_fn(out, yb[:, start:stop], tb[:, start:stop])
             loss.backward()
             optimizer.step()
             state = model.detach_state(state)

@@ -3,34 +3,45 @@
 Layout, ``<runs_root>/<model>-<method>[-std]-<profile>-s<seed>-<hash8>/``::
 
     config.json     what was asked: model, method, profile, seed, data (source, device, scale,
-                    data hash), teacher run id, std flag and standardiser, every hyper-parameter
-                    resolved from the profile; ``hash`` = the 8 hex digits in the folder name
-    checkpoint.pt   model + optimiser + RNG states (python, numpy, torch) + epoch + best-so-far +
-                    history; rewritten atomically at every validation
-    model.pt        the best-by-validation weights (state dict), written at the end
-    history.json    train loss per epoch, validation loss per validation
-    metrics.json    ESR, MAE and E_B on the whole test file, with the best weights
+                    data hash), teacher (run id or JSON file hash), KD options, std flag and
+                    standardiser, every hyper-parameter resolved from the profile; ``hash`` =
+                    the 8 hex digits in the folder name
+    checkpoint.pt   model + optimiser(s) + RNG states (python, numpy, torch) + epoch + best-so-far
+                    + history (+ the DF generator); rewritten atomically at every validation
+    model.pt        the weights the run keeps (state dict), written at the end: best by
+                    validation for scratch / TOR, the final student for DF (no data, no
+                    validation while training; ``fxlib.train.df``)
+    history.json    train loss per epoch, validation loss per validation (DF: student and
+                    generator losses per block of iterations)
+    metrics.json    ESR, MAE and E_B on the whole test file with the kept weights, the
+                    validation loss; for TOR the ε used and the fraction of training samples
+                    it rejects
 
 ``hash8`` is the SHA-256 of the canonical JSON of the run's *identity*: everything that changes
 the result (model, method, std, profile hyper-parameters, seed, data kind/device/scale/seed and
-a hash of the loaded audio, teacher). The data's folder path, the compute device and the thread
-count are recorded but not hashed, so a moved dataset or another machine finds the same run.
+a hash of the loaded audio, teacher id, KD options). The data's folder path, the compute device
+and the thread count are recorded but not hashed, so a moved dataset or another machine finds
+the same run.
 
 ``train`` is idempotent: a complete run (``metrics.json`` present) is returned as is unless
 ``force=True``; an incomplete one (checkpoint, no metrics) resumes from its checkpoint and ends
 with exactly the weights an uninterrupted run would have had (per-epoch shuffling is drawn from
 ``(seed, epoch)``, and every RNG state is restored; tested on CPU).
+
+Methods: ``scratch`` (the family's own loss, ``fxlib.train.fit``); ``tor`` (teacher outlier
+rejection, ``fxlib.kd.tor``: the same loop with the TOR loss and the teacher's whole-signal
+output on the training audio, ``fxlib.train.teacher``); ``df`` (data-free, ``fxlib.train.df``).
+A ``df`` run works in its teacher's input space, so its ``std`` flag is the teacher's.
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
 import hashlib
 import json
+import math
 import os
-import random
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -38,17 +49,23 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .._atomic import atomic_path, write_json
+from .._atomic import write_json
+from ..kd import df as _kd_df
+from ..kd import tor as _kd_tor
 from ..losses import LOSSES, TRAINING_LOSS, esr, esr_dc, mae
 from ..models import FAMILY, build_model
 from ..paths import runs_root as _runs_root
 from ..profiles import Profile, get_profile
-from . import cafx as _cafx
-from . import rnn as _rnn
+from .df import fit_data_free
+from .fit import evaluate, fit_supervised, save_torch, val_loss
+from .seeding import seed_everything
+from .teacher import Teacher, TeacherError, load_teacher, teacher_outputs
 
 METHODS = ("scratch", "tor", "df")
-AVAILABLE_METHODS = ("scratch",)
+AVAILABLE_METHODS = METHODS       # every method is wired (kept for callers of the old name)
+KD_DEFAULTS = {"scratch": {}, "tor": _kd_tor.DEFAULTS, "df": _kd_df.DEFAULTS}
 _FORMAT = 1
+TEACHER_CACHE = "_teacher_outputs"   # under the runs root: cached TOR teacher outputs
 
 
 class RunError(RuntimeError):
@@ -67,15 +84,34 @@ class TrainConfig:
     std: bool = False                 # standardise the input (DF "std" models)
     data_seed: int = 0                # seed of the embedded dataset build
     data_root: Optional[str] = None
-    teacher: Optional[str] = None     # teacher run id (KD methods)
+    teacher: Optional[str] = None     # teacher run folder or id (tor, df)
+    teacher_json: Optional[str] = None  # or a Wright et al. JSON model file (tor, df)
+    kd: dict = field(default_factory=dict)   # KD options over fxlib.kd.{tor,df}.DEFAULTS
     overrides: dict = field(default_factory=dict)
 
     def resolved_profile(self) -> Profile:
         return get_profile(self.profile).with_overrides(**self.overrides)
 
+    def kd_options(self) -> dict:
+        """This method's KD options: its defaults updated with ``kd`` (unknown keys refused)."""
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        defaults = KD_DEFAULTS[self.method]
+        unknown = sorted(set(self.kd) - set(defaults))
+        if unknown:
+            raise ValueError(f"unknown KD option(s) {unknown} for method {self.method!r}; "
+                             f"known: {sorted(defaults) or 'none'}")
+        return {**defaults, **self.kd}
+
     def hyper_parameters(self) -> dict:
-        """The profile's values that apply to this model's family, plus shared ones."""
+        """The profile's values that apply to this model's family and method."""
         p, fam = self.resolved_profile(), FAMILY[self.model]
+        if self.method == "df":
+            return {"iterations": p.df_iterations, "n_student_steps": p.df_n_s,
+                    "batch": p.df_batch, "segment_length": p.df_segment_length,
+                    "lr": p.df_lr, "optimizer": "RMSprop", "log_every": p.df_log_every,
+                    "data_scale": p.data_scale, "loss": TRAINING_LOSS[fam],
+                    "val_max_samples": p.val_max_samples, "val_chunk": p.val_chunk}
         hp = {"epochs": p.epochs(fam), "batch": p.batch_size(fam), "lr": p.lr(fam),
               "optimizer": "Adam", "val_every": p.val_every,
               "max_train_batches": p.max_batches(fam), "val_max_samples": p.val_max_samples,
@@ -102,7 +138,7 @@ class Run:
         return self.path.name
 
     def load_model(self, map_location="cpu") -> torch.nn.Module:
-        """The best-by-validation model (eval mode)."""
+        """The model the run keeps (best by validation; DF: final), in eval mode."""
         model = build_model(self.config["model"])
         state = torch.load(self.path / "model.pt", map_location=map_location, weights_only=True)
         model.load_state_dict(state)
@@ -116,6 +152,18 @@ class Run:
 
     def summary(self) -> dict:
         return {"run": str(self.path), "id": self.id, "status": self.status, **self.metrics}
+
+    def predict(self, x, compute: str = "cpu") -> np.ndarray:
+        """The kept model's whole-signal output for raw input ``x`` (its standardiser applied)."""
+        dev = resolve_compute(compute)
+        hp = self.config["hyper_parameters"]
+        x = torch.as_tensor(np.asarray(x, np.float32), device=dev)
+        stdz = self.standardizer()
+        if stdz is not None:
+            x = stdz.apply(x)
+        out = evaluate(self.load_model(dev), self.config["family"],
+                       {"val_chunk": hp.get("val_chunk", 100_000)}, x)
+        return out.cpu().numpy()
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -156,33 +204,6 @@ def _progress_enabled(progress: Optional[bool]) -> bool:
     return sys.stderr.isatty()
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_states() -> dict:
-    states = {"python": random.getstate(), "numpy": np.random.get_state(),
-              "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _set_rng_states(states: dict) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def _save_torch(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def is_complete(path: Path) -> bool:
     return (Path(path) / "metrics.json").is_file() and (Path(path) / "model.pt").is_file()
 
@@ -197,21 +218,25 @@ def load_run(path: str | os.PathLike) -> Run:
 
 
 # -- data ------------------------------------------------------------------------------------
-def _load_data(cfg: TrainConfig, scale: str, data: Optional[dict]):
-    """(splits dict of numpy arrays, data description, standardiser or None)."""
+def _load_data(cfg: TrainConfig, scale: str, data: Optional[dict], stdz_given=None):
+    """(splits dict of numpy arrays, data description, standardiser or None).
+
+    ``stdz_given``: use this standardiser (a DF run's teacher's) instead of fitting one.
+    """
     from ..data import load, standardizer_for, Standardizer
     if data is not None:
         kind, source_label = "arrays", "arrays"
         splits = {k: (np.asarray(v[0], np.float32), np.asarray(v[1], np.float32))
                   for k, v in data.items()}
-        stdz = Standardizer.fit(splits["train"][0]) if cfg.std else None
+        stdz = Standardizer.fit(splits["train"][0]) if cfg.std and not stdz_given else None
     else:
         source = cfg.source
         kind = source if source in ("embedded", "wright2019") else "folder"
         source_label = source if kind != "folder" else str(Path(source).expanduser().resolve())
         splits = load(source, cfg.device, cfg.data_root, scale=scale, seed=cfg.data_seed)
         stdz = (standardizer_for(source, cfg.device, cfg.data_root, scale=scale,
-                                 seed=cfg.data_seed) if cfg.std else None)
+                                 seed=cfg.data_seed) if cfg.std and not stdz_given else None)
+    stdz = stdz_given or stdz
     missing = {"train", "val", "test"} - set(splits)
     if missing:
         raise ValueError(f"data lacks split(s) {sorted(missing)}")
@@ -227,7 +252,34 @@ def run_name(cfg: TrainConfig, hash8: str) -> str:
     return f"{cfg.model}-{cfg.method}{std}-{cfg.profile}-s{cfg.seed}-{hash8}"
 
 
+
 # -- the entry point -------------------------------------------------------------------------
+def _check_method(config: TrainConfig) -> None:
+    if config.model not in FAMILY:
+        build_model(config.model)  # raises the registry's error naming the choices
+    if config.method not in METHODS:
+        raise ValueError(f"unknown method {config.method!r}; choose one of {METHODS}")
+    has_teacher = config.teacher is not None or config.teacher_json is not None
+    if config.method == "scratch" and has_teacher:
+        raise ValueError("a scratch run takes no teacher; use method 'tor' or 'df'")
+    if config.method != "scratch" and not has_teacher:
+        raise ValueError(f"method {config.method!r} needs a teacher: teacher=<run folder or id> "
+                         "(--teacher) or teacher_json=<Wright JSON file> (--teacher-json)")
+    if config.teacher is not None and config.teacher_json is not None:
+        raise ValueError("give one teacher: a run (teacher) or a JSON file (teacher_json)")
+
+
+def _resolve_df_space(config: TrainConfig, teacher: Teacher, kd: dict) -> TrainConfig:
+    """A DF run lives in its teacher's input space: std flag and input scale follow it."""
+    if config.std and not teacher.std:
+        raise ValueError(f"std=True but teacher {teacher.id} was trained on raw audio: a DF "
+                         "student works in its teacher's input space; drop --std, or use a "
+                         "teacher trained with --std")
+    if kd["input_scale"] is None:
+        kd["input_scale"] = 1.0 if teacher.std else _kd_df.RAW_INPUT_SCALE
+    return dataclasses.replace(config, std=teacher.std)
+
+
 def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: bool = False,
           compute: str = "auto", threads: Optional[int] = None,
           progress: Optional[bool] = None, data: Optional[dict] = None,
@@ -245,28 +297,35 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
     that many epochs in this call, leaving the run incomplete (the returned ``Run`` has
     ``status="partial"`` and empty metrics).
     """
-    if config.model not in FAMILY:
-        build_model(config.model)  # raises the registry's error naming the choices
-    if config.method not in METHODS:
-        raise ValueError(f"unknown method {config.method!r}; choose one of {METHODS}")
-    if config.method not in AVAILABLE_METHODS:
-        raise NotImplementedError(
-            f"method {config.method!r} is not available yet in fxlib.train (only "
-            f"{', '.join(AVAILABLE_METHODS)}); KD training is being added separately")
+    _check_method(config)
+    kd = config.kd_options()
     if threads is not None:
         torch.set_num_threads(int(threads))
+    dev = resolve_compute(compute)
+    teacher = None
+    if config.method != "scratch":
+        try:
+            teacher = load_teacher(config.teacher, config.teacher_json, runs=runs).to(dev)
+        except TeacherError as err:
+            raise ValueError(str(err)) from err
+        if config.method == "df":
+            config = _resolve_df_space(config, teacher, kd)
     family = FAMILY[config.model]
     hp = config.hyper_parameters()
-    splits, data_desc, stdz = _load_data(config, hp["data_scale"], data)
+    splits, data_desc, stdz = _load_data(
+        config, hp["data_scale"], data,
+        stdz_given=teacher.standardizer if config.method == "df" and teacher else None)
 
     identity = {"format": _FORMAT, "model": config.model, "family": family,
                 "method": config.method, "std": bool(config.std), "profile": config.profile,
-                "seed": int(config.seed), "hyper_parameters": hp, "teacher": config.teacher,
+                "seed": int(config.seed), "hyper_parameters": hp,
+                "teacher": teacher.id if teacher else None, "kd": kd,
                 "data": {k: v for k, v in data_desc.items() if k != "source"}}
     hash8 = hashlib.sha256(_canonical(identity).encode()).hexdigest()[:8]
     root = _runs_root(runs)
     path = root / run_name(config, hash8)
     doc = {**identity, "hash": hash8, "run_id": path.name, "data": data_desc,
+           "teacher_info": teacher.describe() if teacher else None,
            "standardizer": stdz.to_dict() if stdz is not None else None,
            "data_root": config.data_root, "overrides": dict(config.overrides)}
 
@@ -282,130 +341,70 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
         if is_complete(path):
             return load_run(path)
     path.mkdir(parents=True, exist_ok=True)
-    dev = resolve_compute(compute)
     write_json(path / "config.json",
                {**doc, "runtime": {"compute": str(dev), "threads": torch.get_num_threads(),
                                    "torch": torch.__version__}})
 
+    raw_train_x = torch.from_numpy(np.ascontiguousarray(splits["train"][0])).to(dev)
     tensors = {}
     for split, (x, y) in splits.items():
         if stdz is not None:
             x = stdz.apply(x).astype(np.float32)
         tensors[split] = (torch.from_numpy(np.ascontiguousarray(x)).to(dev),
                           torch.from_numpy(np.ascontiguousarray(y)).to(dev))
-    return _fit(config, hp, family, path, tensors, dev, _progress_enabled(progress),
-                callback, max_epochs_this_call)
-
-
-def _evaluate(model, family: str, hp: dict, x: torch.Tensor) -> torch.Tensor:
-    if family == "rnn":
-        return _rnn.predict(model, x, hp["val_chunk"])
-    return _cafx.predict(model, x)
-
-
-def _val_loss(model, family, hp, pair) -> float:
-    x, y = pair
-    if hp.get("val_max_samples"):
-        x, y = x[:hp["val_max_samples"]], y[:hp["val_max_samples"]]
-    return float(LOSSES[hp["loss"]](_evaluate(model, family, hp, x), y))
-
-
-def _fit(cfg: TrainConfig, hp: dict, family: str, path: Path, tensors: dict,
-         dev: torch.device, show: bool, callback, max_epochs_this_call) -> Run:
-    from tqdm.auto import tqdm
-
-    seed_everything(cfg.seed)
-    model = build_model(cfg.model).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=hp["lr"])
-    x_tr, y_tr = tensors["train"]
-    if family == "rnn":
-        items = _rnn.make_segments(x_tr, y_tr, hp["segment_length"])
+    show = _progress_enabled(progress)
+    common = dict(model_name=config.model, family=family, hp=hp, seed=config.seed, path=path,
+                  device=dev, show=show, callback=callback,
+                  max_epochs_this_call=max_epochs_this_call)
+    extra = {}
+    if config.method == "df":
+        result = fit_data_free(kd=kd, teacher=teacher, **common)
     else:
-        items = _cafx.make_frames(x_tr, y_tr, hp["frame_length"], hp["hop"])
+        loss_fn, teacher_train = LOSSES[hp["loss"]], None
+        if config.method == "tor":
+            loss_fn, teacher_train, extra = _tor_setup(teacher, kd, hp, raw_train_x,
+                                                       tensors["train"][1], data_desc, root)
+        result = fit_supervised(tensors=tensors, loss_fn=loss_fn, teacher_train=teacher_train,
+                                **common)
+    if result.status == "partial":
+        return Run(path, json.loads((path / "config.json").read_text(encoding="utf-8")),
+                   result.history, {}, "partial")
+    return _finish(path, family, hp, result, tensors, extra)
 
-    ckpt_path = path / "checkpoint.pt"
-    status = "trained"
-    if ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        _set_rng_states(ck["rng"])
-        epoch, history = ck["epoch"], ck["history"]
-        best_val, best_epoch, best_state = ck["best_val"], ck["best_epoch"], ck["best_state"]
-        status = "resumed"
-    else:
-        epoch = 0
-        history = {"epoch": [], "train_loss": [], "epoch_time_s": [],
-                   "val_epoch": [], "val_loss": []}
-        best_val = _val_loss(model, family, hp, tensors["val"])   # the untrained model
-        best_epoch, best_state = 0, copy.deepcopy(model.state_dict())
-        history["val_epoch"].append(0)
-        history["val_loss"].append(best_val)
 
-    def checkpoint():
-        _save_torch({"format": _FORMAT, "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "rng": _rng_states(), "epoch": epoch,
-                     "history": history, "best_val": best_val, "best_epoch": best_epoch,
-                     "best_state": best_state}, ckpt_path)
+def _tor_setup(teacher: Teacher, kd: dict, hp: dict, raw_train_x: torch.Tensor,
+               train_y: torch.Tensor, data_desc: dict, root: Path):
+    """(TOR loss closure, teacher output on the training audio, facts for metrics.json)."""
+    t_out = teacher_outputs(teacher, raw_train_x, data_desc["hash"], root / TEACHER_CACHE,
+                            hp.get("val_chunk", 100_000))
+    eps = kd["epsilon"]
+    if eps is None:
+        eps = _kd_tor.epsilon_from_residuals(train_y - t_out, kd["epsilon_quantile"])
+    loss = _kd_tor.TORLoss(eps, loss=hp["loss"], c_tor=kd["c_tor"], c_d=kd["c_d"],
+                           variant=kd["variant"], f=kd["f"])
+    facts = {"tor_epsilon": float(eps),
+             "tor_rejected_fraction": _kd_tor.rejected_fraction(train_y, t_out, eps),
+             "teacher_train_esr": float(esr(t_out, train_y))}
+    return loss, t_out, facts
 
-    if status == "trained":
-        checkpoint()
 
-    n_epochs = hp["epochs"]
-    bar = tqdm(total=n_epochs, initial=epoch, disable=not show, unit="epoch",
-               desc=path.name, dynamic_ncols=True)
-    done_this_call = 0
-    try:
-        while epoch < n_epochs:
-            if max_epochs_this_call is not None and done_this_call >= max_epochs_this_call:
-                return Run(path, json.loads((path / "config.json").read_text()), history, {},
-                           "partial")
-            epoch += 1
-            t0 = time.perf_counter()
-            rng = np.random.default_rng([cfg.seed, epoch])
-            if family == "rnn":
-                train_loss = _rnn.train_epoch(
-                    model, optimizer, *items, batch=hp["batch"], init_len=hp["init_len"],
-                    tbptt=hp["tbptt"], rng=rng, max_batches=hp["max_train_batches"],
-                    loss_fn=LOSSES[hp["loss"]])
-            else:
-                train_loss = _cafx.train_epoch(
-                    model, optimizer, *items, batch=hp["batch"], rng=rng,
-                    max_batches=hp["max_train_batches"], loss_fn=LOSSES[hp["loss"]])
-            history["epoch"].append(epoch)
-            history["train_loss"].append(train_loss)
-            history["epoch_time_s"].append(time.perf_counter() - t0)
-            postfix = {"train": f"{train_loss:.4g}"}
-            if epoch % hp["val_every"] == 0 or epoch == n_epochs:
-                val = _val_loss(model, family, hp, tensors["val"])
-                history["val_epoch"].append(epoch)
-                history["val_loss"].append(val)
-                if val < best_val:
-                    best_val, best_epoch = val, epoch
-                    best_state = copy.deepcopy(model.state_dict())
-                checkpoint()
-            postfix.update(val=f"{history['val_loss'][-1]:.4g}", best=f"{best_val:.4g}")
-            bar.set_postfix(postfix)
-            bar.update(1)
-            done_this_call += 1
-            if callback is not None:
-                callback(epoch, history)
-    finally:
-        bar.close()
-
-    # -- finish: best weights, test metrics ------------------------------------------------
-    model.load_state_dict(best_state)
+def _finish(path: Path, family: str, hp: dict, result, tensors: dict, extra: dict) -> Run:
+    """Test metrics with the kept weights; model.pt, history.json, metrics.json (last)."""
+    model = result.model
     x_te, y_te = tensors["test"]
-    out = _evaluate(model, family, hp, x_te)
+    out = evaluate(model, family, hp, x_te)
+    best_val = result.best_val
+    if math.isnan(best_val):        # DF: validated once, after training (see fxlib.train.df)
+        best_val = val_loss(model, family, hp, tensors["val"])
     metrics = {"test_esr": float(esr(out, y_te)), "test_mae": float(mae(out, y_te)),
                "test_esr_dc": float(esr_dc(out, y_te)), "best_val_loss": float(best_val),
-               "best_epoch": int(best_epoch), "epochs": int(epoch)}
-    _save_torch({k: v.detach().cpu() for k, v in best_state.items()}, path / "model.pt")
-    write_json(path / "history.json", history)
+               "best_epoch": int(result.best_epoch), "epochs": int(result.epochs), **extra}
+    save_torch({k: v.detach().cpu() for k, v in model.state_dict().items()}, path / "model.pt")
+    write_json(path / "history.json", result.history)
     write_json(path / "metrics.json", metrics)       # last: its presence marks completion
     config_doc = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    return Run(path, config_doc, history, metrics, status)
+    return Run(path, config_doc, result.history, metrics, result.status)
 
 
 __all__ = ["TrainConfig", "Run", "RunError", "train", "load_run", "is_complete", "run_name",
-           "resolve_compute", "seed_everything", "METHODS", "AVAILABLE_METHODS"]
+           "resolve_compute", "seed_everything", "METHODS", "AVAILABLE_METHODS", "KD_DEFAULTS"]
