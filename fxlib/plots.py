@@ -84,3 +84,53 @@ def save_figure(fig, name: str, root: str | os.PathLike | None = None,
             fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
         paths.append(path)
     return paths
+
+
+def plot_loss_curves(histories: Mapping[str, dict], title: str = ""):
+    """Train and validation loss per model (thesis appendix A.1-A.12), one panel per model.
+
+    ``histories`` maps a label to a run's ``history.json``. Data-free runs have no validation
+    while training: their panel shows the student's and the generator's losses per block of
+    iterations instead (the generator's is negative: it maximises the discrepancy).
+    """
+    if not histories:
+        raise ValueError("plot_loss_curves needs at least one history")
+    n = len(histories)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.2), squeeze=False)
+    for ax, (label, h) in zip(axes[0], histories.items()):
+        if "generator_loss" in h:
+            ax.plot(h["iteration"], h["train_loss"], marker=".", label="student (T−S)²")
+            ax.set(xlabel="DF iteration", yscale="log")
+            ax2 = ax.twinx()
+            ax2.plot(h["iteration"], h["generator_loss"], color="C3", lw=0.8,
+                     label="generator")
+            ax2.set_ylabel("generator loss", color="C3")
+        else:
+            ax.plot(h["epoch"], h["train_loss"], marker=".", label="train")
+            ax.plot(h["val_epoch"], h["val_loss"], marker="o", label="validation")
+            ax.set(xlabel="epoch", yscale="log")
+        ax.set_title(label)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[0][0].set_ylabel("loss")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_band(target: np.ndarray, outputs: Sequence[np.ndarray], start: int,
+                   length: int = 100, label: str = "model", sample_rate: int = SAMPLE_RATE,
+                   title: str = ""):
+    """Target and the mean ± 1 std of several runs' outputs over ``length`` samples (fig 4.19)."""
+    stack = np.stack([np.asarray(o)[start:start + length] for o in outputs])
+    t = 1000.0 * np.arange(start, start + stack.shape[1]) / sample_rate
+    mean, std = stack.mean(0), stack.std(0, ddof=1) if len(stack) > 1 else np.zeros_like(stack[0])
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    ax.plot(t, np.asarray(target)[start:start + stack.shape[1]], color="k", lw=1.0,
+            label="target")
+    ax.plot(t, mean, color="C1", lw=1.0, label=f"{label}: mean of {len(stack)} seeds")
+    ax.fill_between(t, mean - std, mean + std, color="C1", alpha=0.3, label="± 1 std")
+    ax.set(xlabel="time (ms)", ylabel="amplitude", title=title or f"{label}, {len(stack)} seeds")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -134,11 +135,32 @@ def _timing_environment(threads: int):
 _RECORD_SWITCH = getattr(torch._C._autograd, "_enable_record_function", None)
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence file descriptor 2 for a moment: Kineto prints two "USDT ... profiler_start/stop"
+    lines from C++ per profiled run whatever KINETO_LOG_LEVEL says, and Jupyter forwards them
+    into the notebook. Python-level errors are unaffected (they are raised, not printed here)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):   # no real fd 2 (embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _profiled_ms(run) -> float:
     """CPU time of one top-level profiler range around ``run()``, in ms."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with _quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
         with record_function("fxlib.inference"):
             if _RECORD_SWITCH is not None:
                 _RECORD_SWITCH(False)   # keep the profiler to this one range (see module doc)

@@ -145,3 +145,15 @@ def test_cli_folder_source_prints_one_json_line(tmp_path, capsys, monkeypatch):
     assert "needs a teacher" in capsys.readouterr().err
     assert main(cmd[3:] + ["--kd", "c_d"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_shared_dataset_gives_the_same_run(tmp_path):
+    from fxlib.train import load_dataset
+    data = waveshaper_data()
+    ds = load_dataset(arrays=data)
+    a = train(_cfg(), runs=tmp_path, data=data, progress=False)
+    b = train(_cfg(), runs=tmp_path, data=ds, progress=False)
+    assert b.path == a.path and b.status == "reused"
+    s = train(_cfg(std=True), runs=tmp_path, data=ds, progress=False)
+    assert s.config["standardizer"]["mean"] == pytest.approx(float(np.mean(data["train"][0],
+                                                                           dtype=np.float64)))

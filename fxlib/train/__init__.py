@@ -9,8 +9,9 @@ Every hyper-parameter comes from a profile (``fxlib.profiles``). Each training i
 steps: ``fxlib.train.rnn`` (B/C, truncated BPTT) and ``fxlib.train.cafx`` (A/Av2, frames).
 Command line: ``python -m fxlib.train --help``.
 """
-from .runs import (AVAILABLE_METHODS, METHODS, Run, RunError, TrainConfig, is_complete,
-                   load_run, resolve_compute, run_name, seed_everything, train)
+from .runs import (AVAILABLE_METHODS, METHODS, Dataset, Run, RunError, TrainConfig, is_complete,
+                   load_dataset, load_run, resolve_compute, run_name, seed_everything,
+                   train)
 
-__all__ = ["TrainConfig", "Run", "RunError", "train", "load_run", "is_complete", "run_name",
-           "resolve_compute", "seed_everything", "METHODS", "AVAILABLE_METHODS"]
+__all__ = ["Dataset", "load_dataset", "TrainConfig", "Run", "RunError", "train", "load_run",
+           "is_complete", "run_name", "resolve_compute", "seed_everything", "METHODS", "AVAILABLE_METHODS"]

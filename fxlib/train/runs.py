@@ -218,33 +218,80 @@ def load_run(path: str | os.PathLike) -> Run:
 
 
 # -- data ------------------------------------------------------------------------------------
-def _load_data(cfg: TrainConfig, scale: str, data: Optional[dict], stdz_given=None):
-    """(splits dict of numpy arrays, data description, standardiser or None).
+@dataclass
+class Dataset:
+    """Loaded splits plus their description (and hash), to share one load between runs.
 
-    ``stdz_given``: use this standardiser (a DF run's teacher's) instead of fitting one.
+    ``fxlib.train.train`` loads the data on every call (a reused run included) unless given a
+    ``Dataset``; ``fxlib.study`` loads it once per source/device and passes it to every run.
     """
-    from ..data import load, standardizer_for, Standardizer
-    if data is not None:
-        kind, source_label = "arrays", "arrays"
+    splits: dict
+    desc: dict
+    data_root: Optional[str] = None
+    _stdz: object = field(default=None, repr=False)
+
+    def standardizer(self):
+        """mu/sigma of the training input (the cached stats file for on-disk sources)."""
+        from ..data import Standardizer, standardizer_for
+        if self._stdz is None:
+            d = self.desc
+            if d["kind"] == "arrays":
+                self._stdz = Standardizer.fit(self.splits["train"][0])
+            else:
+                self._stdz = standardizer_for(d["source"], d["device"], self.data_root,
+                                              scale=d["scale"] or "full",
+                                              seed=d["data_seed"] or 0)
+        return self._stdz
+
+    def matches(self, cfg: "TrainConfig", scale: str) -> bool:
+        d = self.desc
+        if d["kind"] == "arrays":
+            return True
+        source = cfg.source if cfg.source in ("embedded", "wright2019") else \
+            str(Path(cfg.source).expanduser().resolve())
+        return (d["source"], d["device"]) == (source, cfg.device) and (
+            d["kind"] != "embedded" or (d["scale"], d["data_seed"]) == (scale, cfg.data_seed))
+
+
+def load_dataset(source: str = "embedded", device: str = "muff", data_root=None, *,
+                 scale: str = "full", data_seed: int = 0, arrays: Optional[dict] = None
+                 ) -> Dataset:
+    """Load (and validate, and hash) a dataset once; ``arrays``: in-memory splits instead."""
+    from ..data import load
+    if arrays is not None:
         splits = {k: (np.asarray(v[0], np.float32), np.asarray(v[1], np.float32))
-                  for k, v in data.items()}
-        stdz = Standardizer.fit(splits["train"][0]) if cfg.std and not stdz_given else None
+                  for k, v in arrays.items()}
+        kind = source_label = "arrays"
     else:
-        source = cfg.source
         kind = source if source in ("embedded", "wright2019") else "folder"
         source_label = source if kind != "folder" else str(Path(source).expanduser().resolve())
-        splits = load(source, cfg.device, cfg.data_root, scale=scale, seed=cfg.data_seed)
-        stdz = (standardizer_for(source, cfg.device, cfg.data_root, scale=scale,
-                                 seed=cfg.data_seed) if cfg.std and not stdz_given else None)
-    stdz = stdz_given or stdz
+        splits = load(source, device, data_root, scale=scale, seed=data_seed)
     missing = {"train", "val", "test"} - set(splits)
     if missing:
         raise ValueError(f"data lacks split(s) {sorted(missing)}")
-    desc = {"kind": kind, "source": source_label, "device": cfg.device,
+    desc = {"kind": kind, "source": source_label, "device": device,
             "scale": scale if kind == "embedded" else None,
-            "data_seed": cfg.data_seed if kind == "embedded" else None,
+            "data_seed": data_seed if kind == "embedded" else None,
             "hash": _data_hash(splits)}
-    return splits, desc, stdz
+    return Dataset(splits, desc, data_root)
+
+
+def _load_data(cfg: TrainConfig, scale: str, data, stdz_given=None):
+    """(splits dict of numpy arrays, data description, standardiser or None).
+
+    ``data``: None (load ``cfg.source``), a ``Dataset``, or a dict of arrays.
+    ``stdz_given``: use this standardiser (a DF run's teacher's) instead of the data's own.
+    """
+    if isinstance(data, Dataset):
+        if not data.matches(cfg, scale):
+            raise ValueError(f"the Dataset given ({data.desc['source']}/{data.desc['device']}) "
+                             f"is not the config's ({cfg.source}/{cfg.device}, scale {scale})")
+        ds = data
+    else:
+        ds = load_dataset(cfg.source, cfg.device, cfg.data_root, scale=scale,
+                          data_seed=cfg.data_seed, arrays=data)
+    stdz = stdz_given or (ds.standardizer() if cfg.std else None)
+    return ds.splits, ds.desc, stdz
 
 
 def run_name(cfg: TrainConfig, hash8: str) -> str:
@@ -291,7 +338,8 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
     scratch even if a complete or partial run exists. ``compute``: "auto" | "cpu" | "cuda"...
     ``threads``: ``torch.set_num_threads``. ``progress``: tqdm bar (None = automatic: off when
     ``CI`` is set or output is neither a terminal nor a notebook). ``data``: splits as
-    ``{"train"|"val"|"test": (input, target)}`` arrays instead of loading ``config.source``.
+    ``{"train"|"val"|"test": (input, target)}`` arrays, or a ``Dataset`` (``load_dataset``,
+    loaded once and shared between runs), instead of loading ``config.source``.
     ``callback(epoch, history)`` is called after every epoch (an exception stops training;
     the last checkpoint stays, and the next call resumes). ``max_epochs_this_call``: stop after
     that many epochs in this call, leaving the run incomplete (the returned ``Run`` has
@@ -406,5 +454,5 @@ def _finish(path: Path, family: str, hp: dict, result, tensors: dict, extra: dic
     return Run(path, config_doc, result.history, metrics, result.status)
 
 
-__all__ = ["TrainConfig", "Run", "RunError", "train", "load_run", "is_complete", "run_name",
+__all__ = ["Dataset", "load_dataset", "TrainConfig", "Run", "RunError", "train", "load_run", "is_complete", "run_name",
            "resolve_compute", "seed_everything", "METHODS", "AVAILABLE_METHODS", "KD_DEFAULTS"]

@@ -1,0 +1,179 @@
+"""Every figure and results table of the study, by stable name, drawn from saved runs.
+
+``FIGURES`` is the one catalogue: the experiment notebooks draw their own entries
+(``draw(study, notebook="03_kd_on_B")``) and ``07_figures`` redraws all of them
+(``draw(study)``) from the run cache without training. Names are stable file stems under
+``figures/`` (PNG + SVG): ``fig4_<n>`` are the thesis's chapter-4 figures (a window and its zoom
+are the two panels of one figure), ``figA_<n>`` its appendix loss curves.
+
+``write_results`` writes ``figures/results.md`` and ``figures/results.csv``: every thesis table
+with our numbers beside the thesis's, the seed repetition, and a line saying which profile, data
+and hardware produced them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from . import thesis
+from ._atomic import atomic_open, write_json
+from .paths import figures_root
+from .report import csv_text, markdown_table
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str           # file stem under figures/
+    kind: str           # "waveforms" | "loss" | "seeds"
+    labels: tuple       # experiments drawn (target first for waveforms)
+    thesis: str         # thesis figure number(s)
+    notebook: str       # the notebook that draws it first
+    title: str
+
+
+_F = FigureSpec
+FIGURES: tuple[FigureSpec, ...] = (
+    _F("fig4_01_A_vs_B", "waveforms", ("A", "B"), "4.1-4.2", "01_A_vs_B", "Models A and B"),
+    _F("figA_01_loss_A_B", "loss", ("A", "B"), "A.1", "01_A_vs_B", "Loss, models A and B"),
+    _F("fig4_03_tor_on_A", "waveforms", ("A", "Av2", "TOR Av2"), "4.3-4.4", "02_kd_on_A",
+       "KD TOR on model A"),
+    _F("figA_02_loss_tor_on_A", "loss", ("Av2", "TOR Av2"), "A.2", "02_kd_on_A",
+       "Loss, KD TOR on model A"),
+    _F("fig4_05_df_on_A", "waveforms", ("A std", "Av2 std", "DF Av2"), "4.5-4.6", "02_kd_on_A",
+       "KD DF on model A"),
+    _F("figA_03_loss_df_on_A", "loss", ("A std", "Av2 std", "DF Av2"), "A.3", "02_kd_on_A",
+       "Loss, KD DF on model A"),
+    _F("fig4_07_tor_on_B", "waveforms", ("B", "B h16", "B h8", "TOR B h16", "TOR B h8"),
+       "4.7-4.8", "03_kd_on_B", "KD TOR on model B"),
+    _F("figA_04_loss_B", "loss", ("B", "B h16", "B h8"), "A.4", "03_kd_on_B",
+       "Loss, model B variants"),
+    _F("figA_05_loss_tor_on_B", "loss", ("TOR B h16", "TOR B h8"), "A.5", "03_kd_on_B",
+       "Loss, KD TOR on model B"),
+    _F("fig4_09_df_on_B", "waveforms",
+       ("B std", "B std h16", "B std h8", "DF B h16", "DF B h8"), "4.9-4.10", "03_kd_on_B",
+       "KD DF on model B"),
+    _F("figA_06_loss_B_std", "loss", ("B std", "B std h16", "B std h8"), "A.6", "03_kd_on_B",
+       "Loss, standardised model B variants"),
+    _F("figA_07_loss_df_on_B", "loss", ("DF B h16", "DF B h8"), "A.7", "03_kd_on_B",
+       "Loss, KD DF on model B"),
+    _F("fig4_11_tor_B_to_A", "waveforms", ("B", "TOR B→A"), "4.11-4.12", "04_kd_B_to_A",
+       "KD TOR from model B to A"),
+    _F("fig4_13_df_B_to_A", "waveforms", ("B std", "DF B→A"), "4.13-4.14", "04_kd_B_to_A",
+       "KD DF from model B to A"),
+    _F("figA_08_loss_B_to_A", "loss", ("TOR B→A", "DF B→A"), "A.8", "04_kd_B_to_A",
+       "Loss, KD from model B to A"),
+    _F("fig4_15a_C", "waveforms", ("B", "C h64", "C h16", "C h8"), "4.15a-4.16a",
+       "05_kd_to_C", "Model C variants (scratch)"),
+    _F("fig4_15b_tor_B_to_C", "waveforms", ("B", "TOR C h64", "TOR C h16", "TOR C h8"),
+       "4.15b-4.16b", "05_kd_to_C", "KD TOR from model B to C"),
+    _F("figA_09_loss_C", "loss", ("C h64", "C h16", "C h8"), "A.9", "05_kd_to_C",
+       "Loss, model C variants"),
+    _F("figA_10_loss_tor_B_to_C", "loss", ("TOR C h64", "TOR C h16", "TOR C h8"), "A.10",
+       "05_kd_to_C", "Loss, KD TOR from model B to C"),
+    _F("fig4_17a_C_std", "waveforms", ("B std", "C std h64", "C std h16", "C std h8"),
+       "4.17a-4.18a", "05_kd_to_C", "Standardised model C variants"),
+    _F("fig4_17b_df_B_to_C", "waveforms", ("B std", "DF C h64", "DF C h16", "DF C h8"),
+       "4.17b-4.18b", "05_kd_to_C", "KD DF from model B to C"),
+    _F("figA_11_loss_C_std", "loss", ("C std h64", "C std h16", "C std h8"), "A.11",
+       "05_kd_to_C", "Loss, standardised model C variants"),
+    _F("figA_12_loss_df_B_to_C", "loss", ("DF C h64", "DF C h16", "DF C h8"), "A.12",
+       "05_kd_to_C", "Loss, KD DF from model B to C"),
+    _F("fig4_19_seed_band", "seeds", (), "4.19", "06_seed_repetition",
+       "Best model over seeds"),
+)
+
+SEED_FILE = "seed_repetition.json"     # written by 06 under figures/, read by 07 and results
+
+
+def figure_specs(notebook: Optional[str] = None) -> list[FigureSpec]:
+    return [f for f in FIGURES if notebook is None or f.notebook == notebook]
+
+
+def draw_one(study, spec: FigureSpec, root=None, show: bool = False) -> list[Path]:
+    """Draw one catalogue figure from the study's runs and save it; returns the files."""
+    import matplotlib.pyplot as plt
+    from .plots import plot_loss_curves, plot_seed_band, plot_waveforms, save_figure
+    title = f"{spec.title} (thesis fig. {spec.thesis}; ours: {study.profile.name} profile)"
+    if spec.kind == "waveforms":
+        sig = study.signals(spec.labels)
+        start = study.window() - sig["_start"]
+        fig = plot_waveforms({"target": sig["target"], **{k: sig[k] for k in spec.labels}},
+                             start, title=title)
+    elif spec.kind == "loss":
+        fig = plot_loss_curves({k: study.run(k).history for k in spec.labels}, title=title)
+    elif spec.kind == "seeds":
+        info = read_seed_repetition(root)
+        if info is None:
+            return []
+        label, seeds = info["label"], info["seeds"]
+        sig = {s: study.signals([label], seed=s) for s in seeds}
+        first = sig[seeds[0]]
+        start = study.window() - first["_start"]
+        target = first["target"]
+        peak = start + int(abs(target[start:start + 4096]).argmax()) - 50
+        fig = plot_seed_band(target, [sig[s][label] for s in seeds], max(0, peak),
+                             label=label, title=title)
+    else:
+        raise ValueError(f"unknown figure kind {spec.kind!r}")
+    paths = save_figure(fig, spec.name, root)
+    if show:
+        plt.show()
+    plt.close(fig)
+    return paths
+
+
+def draw(study, notebook: Optional[str] = None, root=None, show: bool = False) -> list[Path]:
+    """Draw every catalogue figure (of one notebook, or all); returns the files written."""
+    out = []
+    for spec in figure_specs(notebook):
+        out += draw_one(study, spec, root, show)
+    return out
+
+
+def write_seed_repetition(info: dict, root=None) -> Path:
+    path = figures_root(root) / SEED_FILE
+    write_json(path, info)
+    return path
+
+
+def read_seed_repetition(root=None) -> Optional[dict]:
+    path = figures_root(root) / SEED_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+RESULT_COLUMNS = ("table", "label", "mae", "esr", "time_ms", "time_std_ms", "params", "epochs",
+                  "thesis_mae", "thesis_esr", "thesis_time", "thesis_params", "run")
+
+
+def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
+    """``figures/results.md`` (every table, ours beside the thesis's) and ``results.csv``."""
+    rows, parts = [], ["# Results: ours beside the thesis's\n", study.context() + "\n"]
+    for table in sorted({r.table for r in thesis.RESULTS}, key=lambda t: float(t)):
+        labels = [r.label for r in thesis.RESULTS if r.table == table]
+        parts.append(f"## Table {table}\n")
+        parts.append(study.markdown(labels, timing=timing))
+        rows += study.table(labels, timing=timing)
+    info = read_seed_repetition(root)
+    if info is not None:
+        ref = thesis.SEED_REPETITION
+        parts.append(f"## Table 4.10: {info['label']} over {len(info['seeds'])} seeds\n")
+        parts.append(markdown_table([{
+            "label": info["label"], "mae": f"{info['mae'][0]:.4f} ± {info['mae'][1]:.4f}",
+            "esr": f"{info['esr'][0]:.4f} ± {info['esr'][1]:.4f}",
+            "thesis": f"{ref['label']}: MAE {ref['mae'][0]} ± {ref['mae'][1]}, "
+                      f"ESR {ref['esr'][0]} ± {ref['esr'][1]}"}],
+            {"label": "model", "mae": "MAE", "esr": "ESR", "thesis": "thesis"}))
+    folder = figures_root(root)
+    md, csv = folder / "results.md", folder / "results.csv"
+    with atomic_open(md, "w", encoding="utf-8") as f:
+        f.write("\n".join(parts))
+    with atomic_open(csv, "w", encoding="utf-8", newline="") as f:
+        f.write(csv_text(rows, RESULT_COLUMNS))
+    return md, csv
+
+
+__all__ = ["FigureSpec", "FIGURES", "figure_specs", "draw", "draw_one", "write_results",
+           "write_seed_repetition", "read_seed_repetition", "SEED_FILE"]

@@ -1,0 +1,293 @@
+"""The study of thesis chapter 4 as named experiments: train or reuse, tabulate, judge.
+
+    from fxlib.study import Study
+    study = Study(profile="quick", source="embedded", device="muff")
+    run = study.run("TOR B h16")                 # trains teacher B first if needed
+    print(study.markdown(["B h16", "B h8", "TOR B h16", "TOR B h8"]))
+    print(study.compare("TOR B h16", "B h16", "esr"))
+
+Every experiment is a row of the thesis's tables, named as the thesis names it
+(``fxlib.thesis.RESULTS``): the model, the method (scratch / TOR / DF), whether it is a "std"
+model, and its teacher. A teacher is itself an experiment, trained (or reused) with seed 0
+before its student, so every notebook shares one teacher through the run cache.
+
+``Study`` holds what a notebook chooses (profile, data source and device, threads, compute
+device, force), loads the dataset once, and turns runs into the thesis-format tables: MAE and
+ESR on the whole test file, the inference time for 1 s of audio (``fxlib.timing``, the thesis's
+protocol, cached in the run folder per machine), parameters, and the thesis's numbers beside.
+Verdicts (``compare``) are computed from our numbers and never assume the thesis's answer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from . import thesis
+from ._atomic import write_json
+from .models import count_parameters
+from .profiles import get_profile
+from .report import markdown_table
+from .timing import hardware_line, time_model
+
+#: The thesis's models in the order its tables list them.
+LABELS: tuple[str, ...] = tuple(r.label for r in thesis.RESULTS)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    label: str
+    model: str
+    method: str
+    std: bool
+    teacher: Optional[str]        # the teacher's experiment label
+
+
+def _teacher_label(name: Optional[str]) -> Optional[str]:
+    return None if name is None else name.replace("-std", " std")
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    r.label: Experiment(r.label, r.model, r.method, r.std, _teacher_label(r.teacher))
+    for r in thesis.RESULTS}
+
+#: Thesis tables per notebook (what each experiment notebook trains and shows).
+NOTEBOOK_TABLES: dict[str, tuple[str, ...]] = {
+    "01_A_vs_B": ("4.1",), "02_kd_on_A": ("4.2", "4.3"), "03_kd_on_B": ("4.4", "4.5"),
+    "04_kd_B_to_A": ("4.6", "4.7"), "05_kd_to_C": ("4.8", "4.9")}
+
+
+def table_labels(table: str) -> list[str]:
+    """The experiment labels of one thesis table, e.g. ``"4.4"``."""
+    labels = [r.label for r in thesis.RESULTS if r.table == table]
+    if not labels:
+        raise ValueError(f"no thesis table {table!r}; tables: "
+                         f"{sorted({r.table for r in thesis.RESULTS})}")
+    return labels
+
+
+def experiment(label: str) -> Experiment:
+    try:
+        return EXPERIMENTS[label]
+    except KeyError:
+        raise ValueError(f"unknown experiment {label!r}; known: {', '.join(LABELS)}") from None
+
+
+def relative_change(ours: float, reference: float) -> float:
+    """(ours - reference) / |reference|."""
+    return (ours - reference) / abs(reference) if reference else float("inf")
+
+
+class Study:
+    """Runs, tables and verdicts of the study for one profile and one dataset (module doc)."""
+
+    def __init__(self, profile: str = "quick", source: str = "embedded", device: str = "muff",
+                 *, runs: str | os.PathLike | None = None, data_root=None, data_seed: int = 0,
+                 threads: Optional[int] = None, compute: str = "auto", force: bool = False,
+                 progress: Optional[bool] = None):
+        self.profile = get_profile(profile)
+        self.source, self.device, self.data_root, self.data_seed = (source, device, data_root,
+                                                                     data_seed)
+        self.runs, self.threads, self.compute = runs, threads, compute
+        self.force, self.progress = force, progress
+        self._dataset = None
+        self._cache: dict = {}
+        self._forced: set = set()
+
+    # -- data and runs ---------------------------------------------------------------------
+    @property
+    def dataset(self):
+        """The dataset, loaded (and for the embedded source built) once per Study."""
+        if self._dataset is None:
+            from .train import load_dataset
+            if self.source == "embedded":
+                from .data import build_embedded
+                build_embedded(self.profile.data_scale, self.data_seed, self.data_root)
+            self._dataset = load_dataset(self.source, self.device, self.data_root,
+                                         scale=self.profile.data_scale,
+                                         data_seed=self.data_seed)
+        return self._dataset
+
+    def config(self, label: str, seed: int = 0, teacher_path: Optional[str] = None):
+        from .train import TrainConfig
+        e = experiment(label)
+        return TrainConfig(model=e.model, method=e.method, profile=self.profile.name, seed=seed,
+                           source=self.source, device=self.device, std=e.std,
+                           data_seed=self.data_seed, data_root=self.data_root,
+                           teacher=teacher_path)
+
+    def run(self, label: str, seed: int = 0):
+        """The run of experiment ``label`` with ``seed`` (teachers first, seed 0), trained,
+        resumed or reused. With ``force`` each run is retrained once per Study."""
+        from .train import train
+        key = (label, seed)
+        if key in self._cache:
+            return self._cache[key]
+        e = experiment(label)
+        teacher = str(self.run(e.teacher, 0).path) if e.teacher else None
+        force = self.force and key not in self._forced
+        run = train(self.config(label, seed, teacher), runs=self.runs, force=force,
+                    compute=self.compute, threads=self.threads, progress=self.progress,
+                    data=self.dataset)
+        self._forced.add(key)
+        self._cache[key] = run
+        return run
+
+    def run_all(self, labels: Iterable[str], seeds: Sequence[int] = (0,)) -> dict:
+        return {(label, s): self.run(label, s) for label in labels for s in seeds}
+
+    # -- numbers ---------------------------------------------------------------------------
+    def timing(self, label: str, seed: int = 0) -> dict:
+        """ms for 1 s of audio (thesis protocol: profiler, ``timing_runs`` runs, 1 thread),
+        measured once per machine and cached in the run folder."""
+        run = self.run(label, seed)
+        n = self.profile.timing_runs
+        hw = hardware_line({**_hardware(), "threads": 1})
+        key = hashlib.sha256(f"{hw}|{n}|{_models_source_hash()}".encode()).hexdigest()[:10]
+        path = run.path / f"timing-{key}.json"
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+        res = time_model(run.load_model(), runs=n, threads=1)
+        doc = {"ms_mean": res.profiler_mean, "ms_std": res.profiler_std,
+               "wall_median_ms": res.wall_median, "rtf": res.rtf, "runs": n, "hardware": hw}
+        write_json(path, doc)
+        return doc
+
+    def row(self, label: str, seed: int = 0, timing: bool = True) -> dict:
+        """Our numbers for ``label`` beside the thesis's (keys ``thesis_*``)."""
+        run = self.run(label, seed)
+        e, t = experiment(label), thesis_row(label)
+        row = {"table": t.table, "label": label, "mae": run.metrics["test_mae"],
+               "esr": run.metrics["test_esr"], "params": count_parameters(run.load_model()),
+               "epochs": run.metrics["epochs"], "run": run.id,
+               "thesis_mae": t.mae, "thesis_esr": t.esr, "thesis_time": _pm(t.time_ms,
+                                                                            t.time_std_ms),
+               "thesis_params": t.params, "method": e.method, "model": e.model}
+        if timing:
+            tm = self.timing(label, seed)
+            row.update(time_ms=tm["ms_mean"], time_std_ms=tm["ms_std"],
+                       time=_pm(tm["ms_mean"], tm["ms_std"]))
+        return row
+
+    def table(self, labels: Iterable[str], seed: int = 0, timing: bool = True) -> list[dict]:
+        return [self.row(label, seed, timing) for label in labels]
+
+    def markdown(self, labels: Iterable[str], seed: int = 0, timing: bool = True) -> str:
+        """The thesis-format table (ours | thesis) and a line naming profile, data, hardware."""
+        cols = {"label": "model", "mae": "MAE", "esr": "ESR"}
+        if timing:
+            cols["time"] = "time ms (1 s audio)"
+        cols.update({"params": "params", "thesis_mae": "thesis MAE", "thesis_esr": "thesis ESR",
+                     "thesis_time": "thesis time ms", "thesis_params": "thesis params"})
+        return markdown_table(self.table(labels, seed, timing), cols) + "\n" + self.context() \
+            + "\n"
+
+    def context(self) -> str:
+        d = self.dataset.desc
+        data = f"{d['kind']} / {d['device']}" + (f" (scale {d['scale']}, seed {d['data_seed']})"
+                                                   if d["kind"] == "embedded" else "")
+        return (f"Ours: profile `{self.profile.name}`, data {data}, test set; times with 1 "
+                f"thread on {hardware_line({**_hardware(), 'threads': 1})}. Thesis: real "
+                "Big Muff Pi recordings, paper training, Colab Xeon CPU.")
+
+    def compare(self, a: str, b: str, metric: str = "esr", seed: int = 0) -> str:
+        """A verdict from our numbers: does ``a`` beat ``b`` on ``metric`` (lower is better)?"""
+        va, vb = self._metric(a, metric, seed), self._metric(b, metric, seed)
+        holds = va < vb
+        rel = abs(relative_change(va, vb)) * 100
+        word = "lower" if holds else "higher" if va > vb else "equal"
+        return (f"{a} beats {b} on {metric.upper()}: {'yes' if holds else 'no'} "
+                f"({va:.4g} vs {vb:.4g}, {rel:.1f} % {word})")
+
+    def _metric(self, label: str, metric: str, seed: int) -> float:
+        if metric in ("esr", "mae"):
+            return float(self.run(label, seed).metrics[f"test_{metric}"])
+        if metric == "time":
+            return float(self.timing(label, seed)["ms_mean"])
+        raise ValueError(f"metric must be esr, mae or time, got {metric!r}")
+
+    def best(self, labels: Iterable[str], metric: str = "esr", real_time_ms: float = 1000.0,
+             seed: int = 0) -> str:
+        """The label with the lowest test ``metric`` among those that run in real time here
+        (< ``real_time_ms`` per second of audio, the thesis's criterion)."""
+        ok = [lb for lb in labels if self.timing(lb, seed)["ms_mean"] < real_time_ms]
+        if not ok:
+            raise ValueError("no candidate runs in real time on this machine")
+        return min(ok, key=lambda lb: self._metric(lb, metric, seed))
+
+    def seed_repetition(self, label: str, seeds: Sequence[int]) -> dict:
+        """Mean ± std (ddof 1) of test MAE and ESR over ``seeds`` (thesis table 4.10)."""
+        mae = np.array([self.run(label, s).metrics["test_mae"] for s in seeds])
+        esr = np.array([self.run(label, s).metrics["test_esr"] for s in seeds])
+        sd = (lambda a: float(a.std(ddof=1)) if len(a) > 1 else 0.0)
+        return {"label": label, "seeds": list(seeds), "mae": (float(mae.mean()), sd(mae)),
+                "esr": (float(esr.mean()), sd(esr)), "mae_values": mae.tolist(),
+                "esr_values": esr.tolist()}
+
+    # -- signals for figures and listening ----------------------------------------------------
+    def window(self, length: int = 4096) -> int:
+        """Start of the figure window: the busiest 4096 samples of the test target."""
+        from .plots import busiest_window
+        return busiest_window(self.dataset.splits["test"][1], length)
+
+    def excerpt_bounds(self, seconds: float = 4.0) -> tuple[int, int]:
+        """A listening excerpt centred on the figure window (the RNN state warms up before)."""
+        n = len(self.dataset.splits["test"][0])
+        centre = self.window() + 2048
+        start = max(0, min(n - int(seconds * thesis.SAMPLE_RATE), centre - int(seconds / 2 *
+                                                                                 thesis.SAMPLE_RATE)))
+        return start, min(n, start + int(seconds * thesis.SAMPLE_RATE))
+
+    def signals(self, labels: Iterable[str], seed: int = 0, seconds: float = 4.0) -> dict:
+        """{"input", "target", <label>...}: the test excerpt and each model's output on it
+        (cached in each run folder as ``excerpt-*.npy``)."""
+        start, stop = self.excerpt_bounds(seconds)
+        x, y = (a[start:stop] for a in self.dataset.splits["test"])
+        out = {"input": x, "target": y}
+        for label in labels:
+            run = self.run(label, seed)
+            key = hashlib.sha256(f"{self.dataset.desc['hash']}|{start}|{stop}".encode()
+                                 ).hexdigest()[:10]
+            path = run.path / f"excerpt-{key}.npy"
+            if path.is_file():
+                out[label] = np.load(path)
+            else:
+                out[label] = run.predict(x).astype(np.float32)
+                from ._atomic import atomic_path
+                with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                    np.save(f, out[label], allow_pickle=False)
+        out["_start"] = start
+        return out
+
+
+def thesis_row(label: str) -> thesis.ThesisResult:
+    for r in thesis.RESULTS:
+        if r.label == label:
+            return r
+    raise ValueError(f"the thesis has no row {label!r}")
+
+
+def _pm(mean, std) -> Optional[str]:
+    return None if mean is None else f"{mean:.0f} ± {std:.0f}"
+
+
+def _models_source_hash() -> str:
+    """Hash of fxlib/models/*.py: a faster implementation invalidates cached timings."""
+    h = hashlib.sha256()
+    for f in sorted((Path(__file__).parent / "models").glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _hardware() -> dict:
+    from .timing import hardware_info
+    return hardware_info(1)
+
+
+__all__ = ["Study", "Experiment", "EXPERIMENTS", "LABELS", "NOTEBOOK_TABLES", "table_labels",
+           "experiment", "thesis_row", "relative_change"]
