@@ -1,12 +1,17 @@
-# fxlib: `make test` and `make bench`. Both create .venv on first use.
+# fxlib: `make reproduce` (the whole study), `make figures`, `make test`, `make bench`.
+# All create .venv on first use.
 PYTHON ?= python3
 VENV   ?= .venv
 # Pinned CPU build, installed before fxlib so that pip never resolves an unpinned (CUDA) torch.
 TORCH  ?= torch==2.13.0
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.fxlib-installed
+# The study: PROFILE=smoke|quick|paper, SOURCE=embedded|wright2019|<folder>, DEVICE=muff|ht1
+PROFILE ?= quick
+SOURCE  ?= embedded
+DEVICE  ?= muff
 
-.PHONY: test bench venv clean-venv
+.PHONY: test bench reproduce figures venv clean-venv
 
 venv: $(STAMP)
 
@@ -22,6 +27,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m fxlib.bench
+
+# Builds (or fetches) the data, runs notebooks 00 -> 07 with papermill, leaves every figure and
+# figures/results.md + results.csv; executed notebooks go to notebooks/executed/$(PROFILE)/.
+reproduce: $(STAMP)
+	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --device $(DEVICE)
+
+# Redraws every figure and the results summary from saved runs (trains nothing).
+figures: $(STAMP)
+	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --device $(DEVICE) --only 07_figures
 
 clean-venv:
 	rm -rf $(VENV)

@@ -42,3 +42,44 @@ def excerpt(x: np.ndarray, start: int, seconds: float = 4.0,
     """``seconds`` of ``x`` from ``start`` (clipped to the signal)."""
     stop = min(len(x), start + int(seconds * sample_rate))
     return np.asarray(x[max(0, start):stop])
+
+
+#: Where the project lives: Colab badges and the notebooks' install cell point here.
+REPOSITORY = "fxlib/fxlib"
+BRANCH = "main"
+
+
+def colab_url(notebook: str) -> str:
+    """The "Open in Colab" address of ``notebooks/<notebook>.ipynb`` on GitHub."""
+    return (f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/"
+            f"{notebook}.ipynb")
+
+
+def model_switcher(signals: Mapping[str, np.ndarray], sample_rate: int = SAMPLE_RATE,
+                   normalize: bool = False):
+    """A toggle that plays the chosen signal (input, target, teacher, students...) on the same
+    excerpt, so they can be compared by ear one after another.
+
+    Returns the widget. Headless (papermill, nbval, no ipywidgets) it degrades to a plain list
+    of players: executing the notebook never depends on a live widget front-end.
+    """
+    from IPython.display import display
+    names = [k for k in signals if not k.startswith("_")]
+    try:
+        import ipywidgets as widgets
+    except ImportError:                              # no widgets: plain players
+        listen({k: signals[k] for k in names}, sample_rate, normalize)
+        return None
+    out = widgets.Output()
+    toggle = widgets.ToggleButtons(options=names, value=names[0], description="play:")
+
+    def show(change=None):
+        out.clear_output(wait=True)
+        with out:
+            display(audio_player(signals[toggle.value], sample_rate, normalize))
+
+    toggle.observe(show, names="value")
+    show()
+    box = widgets.VBox([toggle, out])
+    display(box)
+    return box

@@ -99,6 +99,7 @@ class Profile:
     val_max_samples: Optional[int] = None     # validate on the first N samples of val only
     # -- evaluation: inference-time runs per model (thesis: 10, profiler, 1 s of audio) ----
     timing_runs: int = 10
+    seed_repetitions: int = 5        # seeds of the best model (thesis table 4.10)
     # -- data-free KD (fxlib.train.df): the official code's values (MODEL-SPEC §6); the
     #    thesis does not give its own. One "epoch" of a DF run = df_log_every iterations.
     df_iterations: int = 2_000       # outer iterations (1 generator step + n_s student steps)
@@ -149,7 +150,7 @@ PROFILES: dict[str, Profile] = {
                      rnn_epochs=2, cafx_epochs=2, val_every=1, rnn_batch=8, cafx_batch=8,
                      rnn_max_batches=2, cafx_max_batches=2, segment_length=4_410,
                      init_len=200, tbptt=1_024, df_iterations=4, df_n_s=1, df_batch=2,
-                     df_log_every=2, timing_runs=2),
+                     df_log_every=2, timing_runs=2, seed_repetitions=2),
     "quick": Profile(name="quick", data_scale="full",
                      rnn_epochs=6, cafx_epochs=6, val_every=3, rnn_max_batches=2,
                      cafx_max_batches=1, val_max_samples=441_000, df_iterations=60, df_n_s=2,

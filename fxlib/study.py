@@ -89,12 +89,13 @@ class Study:
     def __init__(self, profile: str = "quick", source: str = "embedded", device: str = "muff",
                  *, runs: str | os.PathLike | None = None, data_root=None, data_seed: int = 0,
                  threads: Optional[int] = None, compute: str = "auto", force: bool = False,
-                 progress: Optional[bool] = None):
+                 progress: Optional[bool] = None, train: bool = True):
         self.profile = get_profile(profile)
         self.source, self.device, self.data_root, self.data_seed = (source, device, data_root,
                                                                      data_seed)
         self.runs, self.threads, self.compute = runs, threads, compute
         self.force, self.progress = force, progress
+        self.allow_training = train     # False: reuse finished runs only (07_figures)
         self._dataset = None
         self._cache: dict = {}
         self._forced: set = set()
@@ -130,10 +131,10 @@ class Study:
             return self._cache[key]
         e = experiment(label)
         teacher = str(self.run(e.teacher, 0).path) if e.teacher else None
-        force = self.force and key not in self._forced
+        force = self.force and self.allow_training and key not in self._forced
         run = train(self.config(label, seed, teacher), runs=self.runs, force=force,
                     compute=self.compute, threads=self.threads, progress=self.progress,
-                    data=self.dataset)
+                    data=self.dataset, reuse_only=not self.allow_training)
         self._forced.add(key)
         self._cache[key] = run
         return run

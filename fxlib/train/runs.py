@@ -331,7 +331,7 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
           compute: str = "auto", threads: Optional[int] = None,
           progress: Optional[bool] = None, data: Optional[dict] = None,
           callback: Optional[Callable[[int, dict], None]] = None,
-          max_epochs_this_call: Optional[int] = None) -> Run:
+          max_epochs_this_call: Optional[int] = None, reuse_only: bool = False) -> Run:
     """Train (or reuse, or resume) the run described by ``config``; return it.
 
     ``runs``: the runs root (default ``fxlib.paths.runs_root()``). ``force``: retrain from
@@ -343,7 +343,8 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
     ``callback(epoch, history)`` is called after every epoch (an exception stops training;
     the last checkpoint stays, and the next call resumes). ``max_epochs_this_call``: stop after
     that many epochs in this call, leaving the run incomplete (the returned ``Run`` has
-    ``status="partial"`` and empty metrics).
+    ``status="partial"`` and empty metrics). ``reuse_only``: never train; a run that is not
+    complete raises ``RunError`` (figure regeneration from saved runs).
     """
     _check_method(config)
     kd = config.kd_options()
@@ -388,6 +389,10 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
                                "use force=True to replace it")
         if is_complete(path):
             return load_run(path)
+    if reuse_only:
+        raise RunError(f"no finished run {path.name} under {root}: train it first (run the "
+                       f"notebook that trains {config.model} {config.method}, or `make "
+                       f"reproduce PROFILE={config.profile}`)")
     path.mkdir(parents=True, exist_ok=True)
     write_json(path / "config.json",
                {**doc, "runtime": {"compute": str(dev), "threads": torch.get_num_threads(),

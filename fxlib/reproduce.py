@@ -1,0 +1,110 @@
+"""``python -m fxlib.reproduce``: run the study's notebooks in order with papermill.
+
+    python -m fxlib.reproduce --profile quick --source embedded      # make reproduce
+    python -m fxlib.reproduce --profile quick --only 07_figures       # make figures
+
+Each notebook gets the same parameters (profile, source, device, threads, compute); 00 gets
+the profile's data scale. Executed copies go to ``notebooks/executed/<profile>/`` (git-ignored),
+figures to ``figures/`` (``FXLIB_FIGURES``), runs to ``runs/`` (``FXLIB_RUNS``). A notebook
+that raises stops the batch with papermill's error (the executed copy shows the failing cell),
+and an executed notebook holding an error output is reported as a failure too. The wall time
+of every notebook is printed and saved as ``timings.json`` beside the executed copies.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ._atomic import write_json
+from .profiles import PROFILE_NAMES, get_profile
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO / "notebooks"
+NOTEBOOKS = ("00_dataset", "01_A_vs_B", "02_kd_on_A", "03_kd_on_B", "04_kd_B_to_A",
+             "05_kd_to_C", "06_seed_repetition", "07_figures")
+
+
+class NotebookError(RuntimeError):
+    """An executed notebook that holds an error output."""
+
+
+def parameters(notebook: str, profile: str, source: str, device: str,
+               threads: Optional[int], compute: str) -> dict:
+    if notebook == "00_dataset":
+        return {"source": source, "scale": get_profile(profile).data_scale, "device": device}
+    return {"profile": profile, "source": source, "device": device, "threads": threads,
+            "compute": compute}
+
+
+def error_outputs(path: Path) -> list[str]:
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb["cells"]
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def reproduce(profile: str = "quick", source: str = "embedded", device: str = "muff", *,
+              only: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
+              threads: Optional[int] = None, compute: str = "auto",
+              kernel: str = "python3", log=print) -> dict:
+    """Execute the notebooks (all, or ``only``) in order; returns {notebook: seconds}."""
+    import papermill
+
+    get_profile(profile)
+    if not NOTEBOOK_DIR.is_dir():
+        raise FileNotFoundError(f"no notebooks at {NOTEBOOK_DIR}: run from a checkout of the "
+                                "repository (pip install -e .)")
+    names = list(NOTEBOOKS if not only else only)
+    unknown = [n for n in names if n not in NOTEBOOKS]
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown}; choose from {', '.join(NOTEBOOKS)}")
+    out_dir = Path(out_dir) if out_dir else NOTEBOOK_DIR / "executed" / profile
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict = {}
+    total = time.perf_counter()
+    for name in names:
+        t0 = time.perf_counter()
+        out = out_dir / f"{name}.ipynb"
+        log(f"[{name}] running ({profile}, {source}/{device}) -> {out}")
+        papermill.execute_notebook(
+            str(NOTEBOOK_DIR / f"{name}.ipynb"), str(out), kernel_name=kernel,
+            parameters=parameters(name, profile, source, device, threads, compute),
+            progress_bar=False, cwd=str(NOTEBOOK_DIR))
+        errors = error_outputs(out)
+        if errors:
+            raise NotebookError(f"{out} holds error output(s): {errors}")
+        timings[name] = round(time.perf_counter() - t0, 1)
+        log(f"[{name}] done in {timings[name]:.1f} s")
+    timings["total"] = round(time.perf_counter() - total, 1)
+    write_json(out_dir / "timings.json", {"profile": profile, "source": source,
+                                          "device": device, "seconds": timings})
+    log(f"all done in {timings['total']:.1f} s")
+    return timings
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fxlib.reproduce", description=__doc__.split("\n")[0])
+    p.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
+    p.add_argument("--source", default="embedded", help="embedded | wright2019 | a folder")
+    p.add_argument("--device", default="muff")
+    p.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK",
+                   help=f"run only these ({', '.join(NOTEBOOKS)})")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--compute", default="auto")
+    p.add_argument("--out", default=None, help="folder for executed notebooks")
+    args = p.parse_args(argv)
+    try:
+        reproduce(args.profile, args.source, args.device, only=args.only,
+                  out_dir=Path(args.out) if args.out else None, threads=args.threads,
+                  compute=args.compute)
+    except Exception as err:          # papermill's errors name the notebook and the cell
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
