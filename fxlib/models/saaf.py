@@ -82,20 +82,69 @@ class SAAF(nn.Module):
         w = self.magnitude * self.weight[:-1]                          # (segments, channels)
         return ma @ w, mb @ w + self.weight[-1], mc @ w
 
+    def piece_index(self, x: torch.Tensor) -> torch.Tensor:
+        """Index of each value's piece, ``bucketize(x, (s0, e0, s1, ...), right=True)``.
+
+        The breakpoints are uniform (a linspace), so the piece is an affine map of ``x``, clamped
+        and truncated: a few elementwise passes instead of a binary search per value (~3x faster).
+        Values within rounding of a breakpoint may land in the neighbouring piece; the activation
+        is C1 there, so the result differs from bucketize's only by float rounding.
+        """
+        bounds = 2 * self.n_segments
+        lo, hi = float(self.starts[0]), float(self.ends[-1])
+        inv = (bounds - 1) / (hi - lo)                                 # 1 / breakpoint spacing
+        q = torch.addcmul(x.new_tensor(1.0 - lo * inv), x.detach(), x.new_tensor(inv))
+        q = q.nan_to_num_(0.0).clamp_(0, bounds)                       # NaN: any valid piece
+        return q.long()                                                # trunc = floor, q >= 0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.channels:
             raise ValueError(f"SAAF expects {self.channels} channels on the last axis, "
                              f"got shape {tuple(x.shape)}")
         # The activation is a piecewise quadratic: find each sample's piece once and look its
         # coefficients up, instead of summing n_seg basis functions (5-10x fewer passes over
-        # the (batch, 4096, 128) tensor, which dominate CAFx's run time).
+        # the (batch, 4096, 128) tensor, which dominate CAFx's run time). The evaluation and its
+        # backward are one autograd Function (_PiecewiseQuadratic) so that the backward is a
+        # few fused passes rather than autograd's chain of gathers, muls and adds.
         a, b, c = self.coefficients()
-        bounds = torch.stack((self.starts, self.ends), dim=1).reshape(-1).contiguous()
-        piece = torch.bucketize(x.detach(), bounds, right=True)        # (..., C) in [0, 2n]
-        piece = piece.reshape(-1, self.channels)
         xs = x.reshape(-1, self.channels)
-        y = (a.gather(0, piece) * xs + b.gather(0, piece)) * xs + c.gather(0, piece)
-        return y.reshape(x.shape)
+        piece = self.piece_index(xs)                                    # (M, C) in [0, 2n]
+        return _PiecewiseQuadratic.apply(xs, piece, a, b, c).reshape(x.shape)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, segments={self.n_segments}, magnitude={self.magnitude:g}"
+
+
+class _PiecewiseQuadratic(torch.autograd.Function):
+    """``y = a[p] x^2 + b[p] x + c[p]`` per channel, with tables ``a, b, c`` of (pieces, C).
+
+    Backward: ``dx = g (2 a[p] x + b[p])`` (that slope is computed in the forward, where the
+    looked-up coefficients are at hand) and the table gradients are per-piece sums of
+    ``g x^2, g x, g`` (scatter-adds over the piece index).
+    """
+
+    @staticmethod
+    def forward(ctx, x, piece, a, b, c):
+        ag, bg = a.gather(0, piece), b.gather(0, piece)
+        t = torch.addcmul(bg, ag, x)                                    # a x + b
+        y = torch.addcmul(c.gather(0, piece), t, x)                     # (a x + b) x + c
+        if ctx.needs_input_grad[0]:
+            slope = t.add_(ag.mul_(x))                                  # 2 a x + b
+        else:
+            slope = None
+        ctx.save_for_backward(x, piece, slope)
+        ctx.table_shape = a.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, piece, slope = ctx.saved_tensors
+        dx = g * slope if ctx.needs_input_grad[0] else None
+        da = db = dc = None
+        if any(ctx.needs_input_grad[2:]):
+            gx = g * x
+            zeros = lambda: g.new_zeros(ctx.table_shape)                # noqa: E731
+            da = zeros().scatter_add_(0, piece, gx * x)
+            db = zeros().scatter_add_(0, piece, gx)
+            dc = zeros().scatter_add_(0, piece, g)
+        return dx, None, da, db, dc
