@@ -31,27 +31,25 @@ Choices not fixed by the thesis (documented once here, used by ``fxlib.train``):
 * The untrained model is validated too (epoch 0), so "best by validation" can never be worse
   than the initialisation and the history shows the starting point.
 
-Sizing of ``quick``. Measured on this project's 2-core CPU (torch 2.13, 1 thread, full-scale
-embedded muff data, one process per model; ``_QUICK_SIZING`` below) -- seconds per training
-mini-batch / full epoch (all batches) / 10 s validation prefix / whole 64 s test file:
+Sizing of ``quick`` (measured on this project's 2-core CPU, torch 2.13, 1 thread, full-scale
+embedded muff data, after the CAFx and GRU speed-ups of fxlib.models). The thesis's batch
+sizes make every update expensive on a CPU (an LSTM-64 update on 40 x 2048 samples: 375 ms; on
+8 x 2048: 57 ms) and its learning rates are small, so with ~1 min per training the choice is
+between ~100 large updates that barely move the loss and ~2000 small ones that do: B at batch
+40 (20 epochs x 2 mini-batches, 440 updates, 215 s) reached validation E_B 0.86 and test ESR
+0.77, worse than a linear FIR fit; at batch 8 (20 x 10 mini-batches, 2200 updates, 147 s) it
+reached 0.25 and 0.19. ``quick`` therefore keeps the thesis's learning rates, losses, TBPTT
+step and segment length but uses **batch 8 for B/C and 16 for A/Av2**, with 20 "epochs" of 10 /
+4 mini-batches and validation every 4 epochs on the first 10 s of the val file. Its numbers are
+a pipeline check and a rough ranking, not the thesis's experiment (that is ``paper``).
 
-    B (LSTM-64)  4.9 / ~88   / 1.2  / 6.7        A    15.5 / ~1800 / 12.7 / 84
-    C (GRU-64)   6.2 / ~111  / 6.0  / 38         Av2   8.9 / ~1030 /  9.0 / 58
-    B8           0.6 / ~11   / 0.2  / 1.0        C8    3.3 / ~59  /  5.7 / 33
-
-A full epoch of A takes half an hour here, and its whole-test pass alone 84 s, so "quick" cannot
-train anything to convergence on this machine; it runs the real pipeline on the real-size data
-and gives rough numbers. Per training: ``epochs x batches x per-batch + (epochs / val_every + 1)
-x validation + test``. With 6 epochs, 2 RNN / 1 CAFx mini-batches per epoch, validation every
-3 epochs on the first 441,000 samples (10 s) of the val file:
-
-    B ~69 s, C ~130 s, B8/B16 ~10-25 s, C8/C16 ~90 s (GRU eval is per-step bound), A ~215 s,
-    Av2 ~140 s.
-
-The study's ~30 trainings: 2 B-64 (140 s) + 8 small B (~120 s) + 8 C-64 (scratch, std, DF,
-TOR x 5 seeds: ~1040 s) + 8 small C (~710 s) + 4 A-size (A, A std, B->A x 2: ~860 s) + 4 Av2
-(~550 s) = ~3400 s, i.e. about 57 min, plus the KD overheads (teacher forward passes, DF
-generator): about an hour, a little more. Test metrics are always on the whole test file.
+Seconds per training mini-batch at the quick batch sizes / per whole test pass:
+B 0.63 / 6, C ~0.3 / 2.4, B8 0.12 / 1, C8 ~0.06 / 0.6, A 1.4 / ~50, Av2 0.9 / ~40.
+One quick training: B ~150 s, C ~75 s, small B/C 10-40 s, A ~160 s, Av2 ~110 s; DF with a
+recurrent student 100 iterations x (1 + 4 student steps) of batch 8, ~0.5-1 s per iteration;
+with a CAFx student 20 iterations (a CAFx student step costs ~1.5 s). TOR adds one teacher pass
+over the 342 s of training audio, cached per teacher (B ~30 s, A ~270 s). The measured total
+of ``make reproduce`` is in the README.
 """
 from __future__ import annotations
 
@@ -59,19 +57,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
 FAMILIES = ("rnn", "cafx")
-
-#: Measured seconds (see module docstring and the ``fxlib.train`` report) used to size ``quick``.
-_QUICK_SIZING = {
-    # seconds per mini-batch (40 x 22,050-sample segments with TBPTT 2048 / 64 x 4096 frames),
-    # for the 10 s validation prefix, and for the whole test file; 1 thread, measured 2026-11-24
-    "B": {"batch": 4.9, "val10s": 1.2, "test": 6.7},
-    "C": {"batch": 6.2, "val10s": 6.0, "test": 38.3},
-    "B8": {"batch": 0.6, "val10s": 0.2, "test": 1.0},
-    "C8": {"batch": 3.3, "val10s": 5.7, "test": 32.5},
-    "A": {"batch": 15.5, "val10s": 12.7, "test": 83.8},
-    "Av2": {"batch": 8.9, "val10s": 9.0, "test": 58.1},
-}
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -103,6 +88,7 @@ class Profile:
     # -- data-free KD (fxlib.train.df): the official code's values (MODEL-SPEC §6); the
     #    thesis does not give its own. One "epoch" of a DF run = df_log_every iterations.
     df_iterations: int = 2_000       # outer iterations (1 generator step + n_s student steps)
+    cafx_df_iterations: Optional[int] = None   # for A / Av2 students; None = df_iterations
     df_n_s: int = 10                 # student steps per generator step
     df_batch: int = 50               # m: z, x_g and x_p per step
     df_segment_length: int = 4_096   # generated segment = a CAFx frame; RNNs from zero state
@@ -125,6 +111,12 @@ class Profile:
 
     def lr(self, family: str) -> float:
         return self._pick(family, self.rnn_lr, self.cafx_lr)
+
+    def df_iterations_for(self, family: str) -> int:
+        """DF outer iterations for a student of ``family``."""
+        cafx = self.cafx_df_iterations if self.cafx_df_iterations is not None else \
+            self.df_iterations
+        return self._pick(family, self.df_iterations, cafx)
 
     def max_batches(self, family: str) -> Optional[int]:
         return self._pick(family, self.rnn_max_batches, self.cafx_max_batches)
@@ -152,9 +144,11 @@ PROFILES: dict[str, Profile] = {
                      init_len=200, tbptt=1_024, df_iterations=4, df_n_s=1, df_batch=2,
                      df_log_every=2, timing_runs=2, seed_repetitions=2),
     "quick": Profile(name="quick", data_scale="full",
-                     rnn_epochs=6, cafx_epochs=6, val_every=3, rnn_max_batches=2,
-                     cafx_max_batches=1, val_max_samples=441_000, df_iterations=60, df_n_s=2,
-                     df_batch=8, df_log_every=10),
+                     rnn_epochs=20, rnn_batch=8, rnn_max_batches=10,
+                     cafx_epochs=20, cafx_batch=16, cafx_max_batches=4,
+                     val_every=4, val_max_samples=441_000,
+                     df_iterations=100, cafx_df_iterations=20, df_n_s=4, df_batch=8,
+                     df_log_every=10),
     "paper": Profile(name="paper", data_scale="full"),
 }
 

@@ -43,3 +43,12 @@ def test_train_config_resolves_hyper_parameters_from_the_profile():
     assert hp["hop"] == 2048 and hp["frame_length"] == 4096
     hp = TrainConfig(model="B8", profile="paper", overrides={"rnn_epochs": 3}).hyper_parameters()
     assert hp["epochs"] == 3
+
+
+def test_df_iterations_per_student_family():
+    quick, paper = get_profile("quick"), get_profile("paper")
+    assert paper.df_iterations_for("rnn") == paper.df_iterations_for("cafx") == 2000
+    assert (paper.df_n_s, paper.df_batch, paper.df_lr) == (10, 50, 1e-3)   # official code
+    assert quick.df_iterations_for("cafx") < quick.df_iterations_for("rnn")
+    hp = TrainConfig(model="Av2", method="df", profile="quick").hyper_parameters()
+    assert hp["iterations"] == quick.cafx_df_iterations and hp["optimizer"] == "RMSprop"

@@ -107,7 +107,7 @@ class TrainConfig:
         """The profile's values that apply to this model's family and method."""
         p, fam = self.resolved_profile(), FAMILY[self.model]
         if self.method == "df":
-            return {"iterations": p.df_iterations, "n_student_steps": p.df_n_s,
+            return {"iterations": p.df_iterations_for(fam), "n_student_steps": p.df_n_s,
                     "batch": p.df_batch, "segment_length": p.df_segment_length,
                     "lr": p.df_lr, "optimizer": "RMSprop", "log_every": p.df_log_every,
                     "data_scale": p.data_scale, "loss": TRAINING_LOSS[fam],
