@@ -70,16 +70,17 @@ def model_switcher(signals: Mapping[str, np.ndarray], sample_rate: int = SAMPLE_
     except ImportError:                              # no widgets: plain players
         listen({k: signals[k] for k in names}, sample_rate, normalize)
         return None
-    out = widgets.Output()
+    # The player lives in an HTML widget whose value is swapped, not in an ``Output`` widget:
+    # nbclient (papermill, nbval) intercepts Output-widget messages and was seen to hang
+    # intermittently on a ``clear_output`` inside one; an HTML value needs no capture.
+    player = widgets.HTML()
     toggle = widgets.ToggleButtons(options=names, value=names[0], description="play:")
 
     def show(change=None):
-        out.clear_output(wait=True)
-        with out:
-            display(audio_player(signals[toggle.value], sample_rate, normalize))
+        player.value = audio_player(signals[toggle.value], sample_rate, normalize)._repr_html_()
 
     toggle.observe(show, names="value")
     show()
-    box = widgets.VBox([toggle, out])
+    box = widgets.VBox([toggle, player])
     display(box)
     return box

@@ -1,0 +1,291 @@
+"""Block-by-block (real-time style) inference: ``Streamer(model).process(block) -> block``.
+
+One interface, several engines:
+
+* recurrent models B/C (``RecurrentModel``): backend ``"numba"`` (the per-sample kernels of
+  ``fxlib.runtime.kernels``, on a snapshot of the weights taken at construction) or ``"torch"``
+  (the model's own ``forward_stateful`` under ``torch.no_grad``, the state carried; note that
+  for GRUs on CPU/float32 this itself routes through ``fxlib.models.gru_kernel``).
+  ``"auto"`` picks ``"numba"``. Latency 0: output sample n is y[n] of the whole-signal forward.
+* CAFx models A/Av2 (``fxlib.models.cafx.CAFx``): backend ``"torch"`` (``"auto"``), an exact
+  streaming form of ``CAFx.forward``'s overlap-add, with a fixed latency (below).
+
+Every engine: ``process(block)`` takes a 1-D array (any length, 0 included; converted to
+float32), carries its state across calls and returns a new float32 array of the same length;
+a non-1-D or non-finite block raises ``ValueError`` (and leaves the state untouched).
+``reset()`` returns to the initial (zero) state. ``latency`` is in samples, ``backend`` names
+the engine. Processing a signal in any partition into blocks gives the same output.
+
+CAFx latency
+------------
+``CAFx.forward`` (frame N = 4096, hop M = N/2 = 2048) pads the signal with M zeros in front and
+cuts frames j = 0, 1, ... of N samples at hop M from the padded signal; frame j therefore holds
+x[(j-1)M .. (j+1)M - 1] (zeros for negative indices) and its output, times the periodic Hann
+window w, is overlap-added onto y[(j-1)M .. (j+1)M - 1]. Write t = kM + r (0 <= r < M): y[t] is
+the sum of frame k's output at index M + r times w[M + r] and frame k+1's output at index r times
+w[r]. Frame k+1 is complete only once x[(k+2)M - 1] has arrived, and its output depends on all of
+its input (the latent Linear mixes the whole pooled frame). So y[t] can be emitted when input
+sample t + L arrives only if (k+2)M - 1 <= kM + r + L whenever w[r] != 0, i.e.
+L >= 2M - 1 - r for every r with w[r] != 0, and L >= M - 1 - r for frame k (always weaker).
+The periodic Hann window has w[0] = 0 *exactly* (and w[1] = 6e-7 > 0), so the binding case is
+r = 1:
+
+    latency L = 2M - 2 = N - 2 = 4094 samples (92.8 ms at 44.1 kHz)
+
+(L = 2M - 1 - r0 with r0 the first non-zero window index, computed from the model's window).
+At L = 4094, y[kM] (r = 0) is emitted from frame k alone (frame k+1's term there is 0 * finite
+= 0 exactly, added later to an already-emitted sample, harmlessly); any smaller L would need
+frame k+1 for y[kM + 1] one sample before it is complete. Output sample s of the stream is
+y[s - L] (zeros for s < L), with y = ``model(x)``: since ``CAFx.forward`` pads the end with
+zeros, ``flush()`` (= processing L zeros) returns the last L samples of ``model(x)``.
+Frames are computed one at a time (batch 1) with ``forward_frames`` as they complete; the
+result matches ``model(x)`` (batches of 32 frames) to float32 rounding.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..models.cafx import CAFx
+from ..models.rnn import RecurrentModel
+
+__all__ = ["Streamer", "stream", "BACKENDS"]
+
+#: Backends per model family.
+BACKENDS = {"rnn": ("numba", "torch"), "cafx": ("torch",)}
+
+
+def _validate(block) -> np.ndarray:
+    if isinstance(block, torch.Tensor):
+        block = block.detach().cpu().numpy()
+    a = np.asarray(block)
+    if a.ndim != 1:
+        raise ValueError(f"process() takes a 1-D block of samples, got shape {a.shape}")
+    if a.dtype.kind not in "fiu":
+        raise ValueError(f"process() takes real samples, got dtype {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    # A float64 sum of float32 values cannot overflow; NaN/inf anywhere make it non-finite.
+    if a.size and not math.isfinite(float(a.sum(dtype=np.float64))):
+        raise ValueError("process() got non-finite samples (NaN or inf) in the block")
+    return a
+
+
+# ------------------------------------------------------------------------------ engines
+class _RNNNumba:
+    backend = "numba"
+    latency = 0
+
+    def __init__(self, model: RecurrentModel, exact: bool = False):
+        from . import kernels as K
+        H = model.hidden_size
+        self._lstm = model.cell == "LSTM"
+        p = K.prepare_lstm(model) if self._lstm else K.prepare_gru(model)
+        self._kernel = K.kernels(model.cell, exact)
+        self.h = np.zeros(H, np.float32)
+        self.c = np.zeros(H, np.float32)
+        if self._lstm:
+            self._args = (p["w_ih"], p["w_hhT"], p["b"], p["w_lin"], p["b_lin"])
+        else:
+            self._args = (p["w_ih"], p["w_hhT"], p["b"], p["b_in"], p["w_lin"], p["b_lin"])
+        self.exact = exact
+        # Compile (or load from numba's cache) now, not in the first real-time call.
+        empty = np.zeros(0, np.float32)
+        self.process(empty, empty)
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        if self._lstm:
+            self._kernel(x, self.h, self.c, *self._args, out)
+        else:
+            self._kernel(x, self.h, *self._args, out)
+
+    def reset(self) -> None:
+        self.h.fill(0.0)
+        self.c.fill(0.0)
+
+
+class _RNNTorch:
+    backend = "torch"
+    latency = 0
+
+    def __init__(self, model: RecurrentModel):
+        self.model = model
+        self.state = None
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        p = self.model.lin.weight
+        xt = torch.from_numpy(x).to(p.device, p.dtype)[None]
+        with torch.no_grad():
+            y, self.state = self.model.forward_stateful(xt, self.state)
+        out[:] = y[0].to("cpu", torch.float32).numpy()
+
+    def reset(self) -> None:
+        self.state = None
+
+
+class _CAFxTorch:
+    """Exact streaming of ``CAFx.forward`` (see the module doc for the latency)."""
+
+    backend = "torch"
+
+    def __init__(self, model: CAFx):
+        self.model = model
+        N, M = model.frame_length, model.config.hop
+        if N != 2 * M:
+            raise ValueError("CAFx streaming needs hop = frame_length / 2")
+        w = model.window.detach().to("cpu", torch.float32).numpy().copy()
+        nz = np.flatnonzero(w[:M])
+        if nz.size == 0:
+            raise ValueError("the window's first half is all zeros")
+        self.N, self.M, self.window = N, M, w
+        self.latency = int(2 * M - 1 - nz[0])               # 4094 for the periodic Hann
+        self._inbuf = np.zeros(N, np.float32)
+        self._acc = np.zeros(3 * M, np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        M = self.M
+        self._inbuf.fill(0.0)
+        self._fill = M                  # the M leading zeros of CAFx.forward's padding
+        self._acc.fill(0.0)             # acc[i] = y[base + i]
+        self._base = -3 * M             # _frame() shifts by M first: frame k lands at
+                                        # acc[M:3M] with base = (k-2)M
+        self._n_in = 0                  # input samples consumed
+        self._final_end = 0             # y[:final_end] is final
+
+    def _frame(self) -> None:
+        p = self.model.conv.weight
+        f = torch.from_numpy(self._inbuf).to(p.device, p.dtype)[None]
+        with torch.no_grad():
+            y = self.model.forward_frames(f)[0].to("cpu", torch.float32).numpy()
+        M = self.M
+        acc = self._acc
+        acc[:2 * M] = acc[M:]
+        acc[2 * M:] = 0.0
+        self._base += M
+        acc[M:] += y * self.window
+        # Frame k covers y[(k-1)M, (k+1)M); with it, y up to kM + r0 - 1 is final.
+        k_end = self._base + 3 * M          # (k+1)M
+        self._final_end = k_end - M + (2 * M - 1 - self.latency)
+        self._inbuf[:M] = self._inbuf[M:]
+        self._fill = M
+
+    def _emit(self, out: np.ndarray, start: int, n: int) -> None:
+        """Write y[s - L] for input indices s in [n_in, n_in + n) into out[start:start+n]."""
+        t0 = self._n_in - self.latency
+        t1 = t0 + n
+        neg = min(max(-t0, 0), n)
+        out[start:start + neg] = 0.0
+        if neg < n:
+            a = max(t0, 0)
+            assert t1 <= self._final_end and a - self._base >= 0, "internal latency error"
+            out[start + neg:start + n] = self._acc[a - self._base:t1 - self._base]
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        i, n = 0, x.shape[0]
+        while i < n:
+            m = min(n - i, self.N - self._fill)
+            self._inbuf[self._fill:self._fill + m] = x[i:i + m]
+            self._fill += m
+            if self._fill == self.N:
+                self._frame()
+            self._emit(out, i, m)
+            self._n_in += m
+            i += m
+
+
+# ---------------------------------------------------------------------------- public API
+class Streamer:
+    """Stream a model block by block.
+
+    >>> s = Streamer(fxlib.build_model("C16"))          # backend "auto" -> "numba"
+    >>> y1 = s.process(x[:64]); y2 = s.process(x[64:128])   # == model(x)[:128], latency 0
+    >>> s.reset()
+
+    ``model``: a ``RecurrentModel`` (B/C, backends "numba", "torch") or a ``CAFx`` (A/Av2,
+    backend "torch"). ``exact=True`` (numba only) uses libm exp/tanh instead of the rational
+    tanh. The numba backend copies the weights at construction (build a new ``Streamer``
+    after changing them) and compiles its kernel there too, so the first ``process`` call does
+    not (~1 s on first use, ~0.1-0.4 s from numba's disk cache afterwards).
+    """
+
+    def __init__(self, model, backend: str = "auto", *, exact: bool = False):
+        if isinstance(model, RecurrentModel):
+            family = "rnn"
+        elif isinstance(model, CAFx):
+            family = "cafx"
+        else:
+            raise TypeError(f"Streamer supports RecurrentModel (B/C) and CAFx (A/Av2), got "
+                            f"{type(model).__name__}")
+        if backend == "auto":
+            backend = BACKENDS[family][0]
+        if backend not in BACKENDS[family]:
+            raise ValueError(f"backend {backend!r} is not available for {family} models; "
+                             f"choose one of {('auto',) + BACKENDS[family]}")
+        if exact and backend != "numba":
+            raise ValueError("exact=True applies to the numba backend only")
+        self.model = model
+        if family == "cafx":
+            self._engine = _CAFxTorch(model)
+        elif backend == "numba":
+            self._engine = _RNNNumba(model, exact)
+        else:
+            self._engine = _RNNTorch(model)
+
+    @property
+    def backend(self) -> str:
+        return self._engine.backend
+
+    @property
+    def latency(self) -> int:
+        """Output delay in samples: output sample n is the whole-signal output at n - latency."""
+        return self._engine.latency
+
+    def process(self, block, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Process one block (1-D, any length); return its output block (float32, same length).
+
+        ``out``: optional preallocated float32 C-contiguous array of the same length.
+        """
+        x = _validate(block)
+        if out is None:
+            out = np.empty(x.shape[0], np.float32)
+        elif (not isinstance(out, np.ndarray) or out.shape != x.shape
+              or out.dtype != np.float32 or not out.flags.c_contiguous):
+            raise ValueError("out must be a C-contiguous float32 array shaped like the block")
+        if x.shape[0]:
+            self._engine.process(x, out)
+        return out
+
+    def flush(self) -> np.ndarray:
+        """Process ``latency`` zeros: the output still held back (empty for latency 0)."""
+        return self.process(np.zeros(self.latency, np.float32))
+
+    def reset(self) -> None:
+        """Back to the initial state (zero recurrent state / empty buffers)."""
+        self._engine.reset()
+
+    def __repr__(self) -> str:
+        return (f"Streamer({type(self.model).__name__}, backend={self.backend!r}, "
+                f"latency={self.latency})")
+
+
+def stream(model, x, block: int = 64, *, backend: str = "auto", align: bool = False,
+           **kwargs) -> np.ndarray:
+    """Run a whole 1-D signal through a fresh ``Streamer`` in blocks of ``block`` samples.
+
+    Returns the stream's output, the same length as ``x`` (delayed by ``latency``). With
+    ``align=True`` the held-back tail is flushed and the delay removed, so the result should
+    equal ``model(x)`` up to float rounding.
+    """
+    if int(block) < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    x = _validate(x)
+    s = Streamer(model, backend, **kwargs)
+    out = np.empty_like(x)
+    for i in range(0, x.shape[0], int(block)):
+        s.process(x[i:i + block], out[i:i + block])
+    if align and s.latency:
+        out = np.concatenate([out, s.flush()])[s.latency:]
+    return out
