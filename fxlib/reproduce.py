@@ -49,8 +49,14 @@ def error_outputs(path: Path) -> list[str]:
 def reproduce(profile: str = "quick", source: str = "embedded", device: str = "muff", *,
               only: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
               threads: Optional[int] = None, compute: str = "auto",
-              kernel: str = "python3", log=print) -> dict:
-    """Execute the notebooks (all, or ``only``) in order; returns {notebook: seconds}."""
+              kernel: str = "python3", cell_timeout: Optional[int] = None,
+              log=print) -> dict:
+    """Execute the notebooks (all, or ``only``) in order; returns {notebook: seconds}.
+
+    ``cell_timeout``: seconds one cell may run before papermill stops the batch with an error
+    (None: no limit, as a ``paper`` training cell runs for hours; the test suite sets one so a
+    hung kernel fails the test instead of stalling CI).
+    """
     import papermill
 
     get_profile(profile)
@@ -72,7 +78,7 @@ def reproduce(profile: str = "quick", source: str = "embedded", device: str = "m
         papermill.execute_notebook(
             str(NOTEBOOK_DIR / f"{name}.ipynb"), str(out), kernel_name=kernel,
             parameters=parameters(name, profile, source, device, threads, compute),
-            progress_bar=False, cwd=str(NOTEBOOK_DIR))
+            progress_bar=False, cwd=str(NOTEBOOK_DIR), execution_timeout=cell_timeout)
         errors = error_outputs(out)
         if errors:
             raise NotebookError(f"{out} holds error output(s): {errors}")
@@ -95,11 +101,13 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--compute", default="auto")
     p.add_argument("--out", default=None, help="folder for executed notebooks")
+    p.add_argument("--cell-timeout", type=int, default=None,
+                   help="seconds one notebook cell may run (default: no limit)")
     args = p.parse_args(argv)
     try:
         reproduce(args.profile, args.source, args.device, only=args.only,
                   out_dir=Path(args.out) if args.out else None, threads=args.threads,
-                  compute=args.compute)
+                  compute=args.compute, cell_timeout=args.cell_timeout)
     except Exception as err:          # papermill's errors name the notebook and the cell
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -64,3 +64,19 @@ def test_atomic_writes_leave_normal_permissions_and_no_temp_on_error(tmp_path):
             f.write("half")
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == [tmp_path / "a.json"]
+
+
+def test_model_switcher_swaps_the_player_without_an_output_widget():
+    """The switcher is a toggle plus an HTML player whose value changes with the toggle (no
+    ipywidgets.Output, whose captured messages hung papermill intermittently)."""
+    widgets = pytest.importorskip("ipywidgets")
+    sig = {"input": np.zeros(441, np.float32), "target": np.full(441, 0.5, np.float32),
+           "_hidden": np.ones(3, np.float32)}
+    box = notebook.model_switcher(sig)
+    toggle, player = box.children
+    assert list(toggle.options) == ["input", "target"]
+    assert not any(isinstance(w, widgets.Output) for w in box.children)
+    first = player.value
+    assert "<audio" in first
+    toggle.value = "target"
+    assert player.value != first and "<audio" in player.value

@@ -22,7 +22,8 @@ def batch(tmp_path_factory):
         mp.setenv(var, str(root / sub))
     mp.setenv("MPLBACKEND", "Agg")
     mp.setenv("CI", "1")                      # no progress bars in the executed copies
-    timings = reproduce("smoke", out_dir=root / "executed", threads=1, log=lambda *_: None)
+    timings = reproduce("smoke", out_dir=root / "executed", threads=1,
+                        cell_timeout=600, log=lambda *_: None)
     yield root, timings
     mp.undo()
 
