@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m fxlib.bench
+	$(PY) -m fxlib.runtime.benchmark --profile $(PROFILE) --source $(SOURCE) --device $(DEVICE)
 
 # Builds (or fetches) the data, runs notebooks 00 -> 07 with papermill, leaves every figure and
 # figures/results.md + results.csv; executed notebooks go to notebooks/executed/$(PROFILE)/.
