@@ -3,13 +3,20 @@ its table, CSV and plots. Correctness only: no time is asserted."""
 from __future__ import annotations
 
 import csv
+import sys
 
 import numpy as np
 import pytest
+import torch
 
+from fxlib.models import build_model
 from fxlib.runtime import benchmark as bench
+from fxlib.study import experiment
 
-pytest.importorskip("onnxruntime")
+
+def _rows(path):
+    lines = [l for l in path.read_text().splitlines() if not l.startswith("#")]
+    return list(csv.DictReader(lines))
 
 
 def test_bare_chain_is_deterministic_and_finite():
@@ -25,7 +32,29 @@ def test_bare_chain_is_deterministic_and_finite():
     assert np.isfinite(outs[0]).all() and np.array_equal(*outs)
 
 
+def test_study_labels_are_the_scratch_experiments():
+    for model, label in bench.STUDY_LABELS.items():
+        e = experiment(label)                         # raises on an unknown label
+        assert (e.model, e.method, e.std) == (model, "scratch", False)
+
+
+@pytest.mark.parametrize("name", ["B8", "C8"])
+def test_torch_baseline_is_the_model_in_any_blocks(name):
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    x = (0.1 * np.random.default_rng(1).standard_normal(300)).astype(np.float32)
+    tr = bench._TorchRNN(model)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)[None])[0].numpy()
+        y = np.concatenate([tr.process(x[i:i + 64]) for i in range(0, 300, 64)])
+        tr.reset()
+        whole = tr.process(x)
+    np.testing.assert_allclose(y, ref, atol=1e-5)
+    np.testing.assert_allclose(whole, y, atol=1e-6)
+
+
 def test_benchmark_table_csv_goals_and_plots(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
     monkeypatch.setenv("FXLIB_RUNS", str(tmp_path / "no-runs"))
     monkeypatch.setenv("FXLIB_DATA", str(tmp_path / "no-data"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -35,9 +64,8 @@ def test_benchmark_table_csv_goals_and_plots(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr()
     assert "Goals at 64-sample blocks" in out.out and "Hardware:" in out.out
     assert "accuracy-vs-speed chart skipped" in out.err           # no runs: nothing invented
-    lines = [l for l in (tmp_path / "bench_stream.csv").read_text().splitlines()
-             if not l.startswith("#")]
-    rows = list(csv.DictReader(lines))
+    rows = _rows(tmp_path / "bench_stream.csv")
+    assert set(rows[0]) == set(bench.COLUMNS)
     got = {(r["model"], r["engine"], r["block"]) for r in rows}
     for m in ("B8", "C8"):
         assert {(m, "fxlib", "64"), (m, "fxlib", "whole"), (m, "torch", "whole"),
@@ -45,3 +73,18 @@ def test_benchmark_table_csv_goals_and_plots(tmp_path, capsys, monkeypatch):
     assert {("Av2", "fxlib", "64"), ("Av2", "torch", "whole"), ("Av2", "onnxruntime", "whole")} <= got
     assert all(float(r["ms_per_s"]) > 0 and np.isfinite(float(r["rtf"])) for r in rows)
     assert (tmp_path / "bench_stream.png").is_file() and (tmp_path / "bench_stream.svg").is_file()
+
+
+def test_benchmark_without_onnxruntime_skips_its_rows(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)          # import fails
+    assert bench.main(["--models", "C8", "--runs", "1", "--warmup", "0", "--seconds", "0.02",
+                       "--blocks", "64", "--torch-blocks", "--out", str(tmp_path),
+                       "--no-plots"]) == 0
+    out = capsys.readouterr()
+    assert "ONNX Runtime rows skipped" in out.err
+    assert "vs onnxruntime@64: not measured" in out.out
+    rows = _rows(tmp_path / "bench_stream.csv")
+    assert {(r["engine"], r["block"]) for r in rows} == {
+        ("fxlib", "64"), ("fxlib", "whole"), ("torch", "64"), ("torch", "whole")}
+    assert all(float(r["ms_per_s"]) > 0 for r in rows)
+    assert not (tmp_path / "bench_stream.png").exists()

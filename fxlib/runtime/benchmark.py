@@ -15,9 +15,11 @@ Engines:
   streaming overlap-add, latency 4094 samples, frames through PyTorch).
 * ``torch``: PyTorch's own whole-signal forward -- for B/C ``nn.LSTM``/``nn.GRU`` + linear +
   skip (bypassing fxlib's numba GRU kernel, so this is PyTorch's number), for A/Av2
-  ``model(x)``. The baseline of the ratios ``x torch``.
+  ``model(x)``. The baseline of the ratios ``x torch``. With ``--torch-blocks``, also
+  PyTorch's nn.LSTM/nn.GRU at the block sizes, state carried (slow for GRUs: ~1 s per run).
 * ``onnxruntime``: the model exported by ``fxlib.export`` (B/C: native LSTM/GRU operators, state
-  carried between blocks; A/Av2: the frame graph, whole signal only).
+  carried between blocks; A/Av2: the frame graph, whole signal only). Skipped, with a note,
+  when ``onnxruntime`` or ``fxlib.export`` cannot be imported (or with ``--no-onnx``).
 * ``bare``: for hidden size 64, the recurrent mat-vec chain alone (the same (H, G) transposed
   layout and loop order as the kernels, input term and bias, then h <- g[:H] / 64, no
   activation): a floor for any per-sample engine on this CPU, not a model.
@@ -26,7 +28,9 @@ Goals of issue 6, checked (never assumed) at 64-sample blocks: every B/C size >=
 than PyTorch's whole-signal forward and >= 1.25x faster than ONNX Runtime at the same block;
 LSTM-64 and GRU-64 within 1.6x of the bare chain. Files (``--out``, default ``figures/``):
 ``bench_stream.csv``, ``bench_stream.{png,svg}`` and, when the study's runs exist,
-``bench_accuracy_speed.{png,svg}`` (test ESR of each scratch model vs fxlib ms per second).
+``bench_accuracy_speed.{png,svg}`` (test ESR of each scratch model vs fxlib ms per second at
+64-sample blocks, or whole-signal when 64 is not measured). A/Av2 are streamed at
+``--cafx-blocks`` (default 64) and whole (each run of A costs ~1 s).
 This is a script: it prints and writes, it asserts no time.
 """
 from __future__ import annotations
@@ -53,6 +57,9 @@ from .streamer import Streamer
 MODELS = ("B", "B16", "B8", "C", "C16", "C8", "Av2", "A")
 BLOCKS = (32, 64, 128, 512)
 COLUMNS = ("model", "engine", "block", "ms_per_s", "iqr_ms", "rtf", "x_torch", "x_ort")
+#: The study's scratch experiment (``fxlib.thesis.RESULTS`` label) of each model.
+STUDY_LABELS = {"B": "B", "B16": "B h16", "B8": "B h8", "C": "C h64", "C16": "C h16",
+                "C8": "C h8", "A": "A", "Av2": "Av2"}
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -98,21 +105,37 @@ def _blocked(process, reset, x: np.ndarray, block):
     return run
 
 
-def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool):
+class _TorchRNN:
+    """PyTorch's own nn.LSTM / nn.GRU + linear + skip, state carried: bypasses the numba GRU
+    kernel that ``RecurrentModel.forward_stateful`` uses on CPU, so this is PyTorch's number."""
+
+    def __init__(self, model: RecurrentModel):
+        self.rec, self.lin, self.state = model.rec, model.lin, None
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        xt = torch.from_numpy(x)[None, :, None]
+        h, self.state = self.rec(xt, self.state)
+        return (xt + self.lin(h))[0, :, 0].numpy()
+
+    def reset(self) -> None:
+        self.state = None
+
+
+def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
+             cafx_blocks=(64,), torch_blocks: bool = False):
     """Yield (engine, block, callable) for one model."""
     rnn = isinstance(model, RecurrentModel)
     s = Streamer(model)
     out = np.empty_like(x)
-    for b in (blocks if rnn else [b for b in blocks if b == 64]) + ["whole"]:
+    for b in (blocks if rnn else list(cafx_blocks)) + ["whole"]:
         def proc(blk, s=s, out=out):
             s.process(blk, out[:blk.shape[0]])
         yield "fxlib", b, _blocked(proc, s.reset, x, b)
     xt = torch.from_numpy(x)[None]
     if rnn:
-        from ..export import _RNNGraph
-        graph = _RNNGraph(model)
-        zeros = (torch.zeros(1, 1, model.hidden_size),) * (2 if model.cell == "LSTM" else 1)
-        yield "torch", "whole", lambda: graph(xt, *zeros)
+        tr = _TorchRNN(model)
+        for b in (blocks if torch_blocks else []) + ["whole"]:
+            yield "torch", b, _blocked(tr.process, tr.reset, x, b)
     else:
         yield "torch", "whole", lambda: model(xt)
     if onnx:
@@ -138,8 +161,19 @@ def _gru_arrays(model):
     return p["w_ih"], p["w_hhT"], p["b"]
 
 
+def _onnx_available(log=print) -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+        from ..export import OnnxModel, export_onnx  # noqa: F401
+    except Exception as err:                       # ImportError, or a broken export module
+        log(f"ONNX Runtime rows skipped: {type(err).__name__}: {err}", file=sys.stderr)
+        return False
+    return True
+
+
 def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1, onnx=True,
-        seed=0, log=print) -> list[dict]:
+        seed=0, log=print, cafx_blocks=(64,), torch_blocks=False) -> list[dict]:
+    onnx = onnx and _onnx_available(log)
     x = (np.random.default_rng(seed).standard_normal(int(seconds * SAMPLE_RATE)) * 0.1
          ).astype(np.float32)
     rows = []
@@ -148,11 +182,13 @@ def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1,
             torch.manual_seed(seed)
             model = build_model(name).eval()
             mine = []
-            for engine, block, fn in _engines(name, model, x, list(blocks), Path(tmp), onnx):
+            for engine, block, fn in _engines(name, model, x, list(blocks), Path(tmp), onnx,
+                                              list(cafx_blocks), torch_blocks):
                 med, iqr = _measure(fn, runs, warmup, seconds)
                 mine.append({"model": name, "engine": engine, "block": block, "ms_per_s": med,
                              "iqr_ms": iqr, "rtf": 1000.0 / med})
-            base = next(r["ms_per_s"] for r in mine if r["engine"] == "torch")
+            base = next(r["ms_per_s"] for r in mine
+                        if r["engine"] == "torch" and r["block"] == "whole")
             ort = {r["block"]: r["ms_per_s"] for r in mine if r["engine"] == "onnxruntime"}
             for r in mine:
                 r["x_torch"] = base / r["ms_per_s"]
@@ -177,6 +213,8 @@ def goals(rows) -> list[str]:
         parts = []
         for label, other, goal, faster in checks:
             if other is None:
+                if label != "/ bare chain" or m in ("B", "C"):
+                    parts.append(f"{label}: not measured")
                 continue
             ratio = other / ms if faster else ms / other
             ok = ratio >= goal if faster else ratio <= goal
@@ -208,17 +246,22 @@ def format_table(rows, threads: int, seconds: float, runs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(rows, out: Path, profile: str, source: str, device: str) -> list[Path]:
+def _plots(rows, out: Path, profile: str, source: str, device: str,
+           runs_dir=None) -> list[Path]:
     import matplotlib.pyplot as plt
     from ..plots import save_figure
     written = []
     fig, ax = plt.subplots(figsize=(9, 5))
+    ticks = sorted({r["block"] for r in rows if r["block"] != "whole"}) + ["whole"]
+    pos = {b: i for i, b in enumerate(ticks)}      # numeric order whatever the model order
     for m in dict.fromkeys(r["model"] for r in rows):
         for eng, style in (("fxlib", "-o"), ("onnxruntime", "--s"), ("torch", ":^")):
             pts = [(r["block"], r["ms_per_s"]) for r in rows
                    if r["model"] == m and r["engine"] == eng]
             if pts:
-                ax.plot([str(b) for b, _ in pts], [v for _, v in pts], style, label=f"{m} {eng}")
+                pts.sort(key=lambda p: pos[p[0]])
+                ax.plot([pos[b] for b, _ in pts], [v for _, v in pts], style, label=f"{m} {eng}")
+    ax.set_xticks(range(len(ticks)), [str(b) for b in ticks])
     ax.set(yscale="log", xlabel="block size (samples)", ylabel="ms per second of audio",
            title="Streaming cost (1 thread); 1000 ms/s = real-time limit")
     ax.axhline(1000, color="k", lw=0.8)
@@ -228,25 +271,26 @@ def _plots(rows, out: Path, profile: str, source: str, device: str) -> list[Path
     # accuracy vs speed from the study's scratch runs (skipped when they do not exist)
     from ..study import Study
     from ..train import RunError
-    study, pts = Study(profile, source, device, train=False), []
-    labels = {"B": "B", "B16": "B h16", "B8": "B h8", "C": "C", "C16": "C h16", "C8": "C h8",
-              "A": "A", "Av2": "Av2"}
+    study, pts = Study(profile, source, device, runs=runs_dir, train=False), []
     for m in dict.fromkeys(r["model"] for r in rows):
         try:
-            esr = study.run(labels[m], 0).metrics["test_esr"]
+            esr = study.run(STUDY_LABELS[m], 0).metrics["test_esr"]
         except (RunError, KeyError, ValueError, FileNotFoundError):
             continue
-        ms = next(r["ms_per_s"] for r in rows if r["model"] == m and r["engine"] == "fxlib")
-        pts.append((m, ms, esr))
+        fx = {r["block"]: r["ms_per_s"] for r in rows
+              if r["model"] == m and r["engine"] == "fxlib"}
+        pts.append((m if 64 in fx else f"{m} (whole)", fx.get(64, fx["whole"]), esr))
     if not pts:
         print(f"no {profile} runs found: accuracy-vs-speed chart skipped", file=sys.stderr)
         return written
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for m, ms, esr in pts:
-        ax.scatter(ms, esr)
+        ax.scatter(ms, esr, color="C0" if m.startswith("B") else
+                   "C1" if m.startswith("C") else "C2")
         ax.annotate(m, (ms, esr), textcoords="offset points", xytext=(4, 4))
-    ax.set(xscale="log", yscale="log", xlabel="fxlib ms per second of audio (block 64)",
-           ylabel="test ESR", title=f"Accuracy vs speed ({profile}, {source}/{device}, seed 0)")
+    ax.set(xscale="log", yscale="log", ylabel="test ESR",
+           xlabel="fxlib ms per second of audio (block 64; whole where marked)",
+           title=f"Accuracy vs speed ({profile}, {source}/{device}, seed 0)")
     written += save_figure(fig, "bench_accuracy_speed", out)
     plt.close(fig)
     return written
@@ -257,6 +301,10 @@ def main(argv=None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--blocks", nargs="+", type=int, default=list(BLOCKS))
+    ap.add_argument("--cafx-blocks", nargs="*", type=int, default=[64],
+                    help="block sizes for A/Av2 besides whole (each run of A costs ~1 s)")
+    ap.add_argument("--torch-blocks", action="store_true",
+                    help="also time PyTorch's nn.LSTM/nn.GRU at the block sizes (slow for GRUs)")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=1.0)
@@ -267,10 +315,14 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="quick", help="study runs for the accuracy chart")
     ap.add_argument("--source", default="embedded")
     ap.add_argument("--device", default="muff")
+    ap.add_argument("--runs-dir", default=None, help="study runs root (default fxlib.paths)")
     a = ap.parse_args(argv)
     from ..paths import figures_root
     out = Path(a.out) if a.out else figures_root()
-    rows = run(a.models, a.blocks, a.runs, a.warmup, a.seconds, a.threads, not a.no_onnx)
+    if min(a.blocks + a.cafx_blocks, default=1) < 1 or a.runs < 1 or a.warmup < 0:
+        ap.error("blocks and --runs must be >= 1, --warmup >= 0")
+    rows = run(a.models, a.blocks, a.runs, a.warmup, a.seconds, a.threads, not a.no_onnx,
+               cafx_blocks=a.cafx_blocks, torch_blocks=a.torch_blocks)
     text = format_table(rows, a.threads, a.seconds, a.runs)
     print(text, end="")
     with atomic_open(out / "bench_stream.csv", "w", newline="") as f:
@@ -279,7 +331,7 @@ def main(argv=None) -> int:
         w.writerows(rows)
         f.write("# " + text.strip().splitlines()[-1] + "\n")
     if not a.no_plots:
-        for p in _plots(rows, out, a.profile, a.source, a.device):
+        for p in _plots(rows, out, a.profile, a.source, a.device, a.runs_dir):
             print(p)
     return 0
 
