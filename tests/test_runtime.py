@@ -1,10 +1,12 @@
 """fxlib.runtime: streaming B/C (numba kernels, torch) and CAFx against the whole-signal forward.
 
-Correctness only (no timing). The numba kernels use a call-free tanh (max abs error
-TANH_FAST_MAX_ERR = 1e-10, checked here over a dense grid) and sum in their own order, so the
-stream matches ``model(x)`` to float32 rounding, not bitwise; the bound asserted is 1e-5 max
-abs over 60 s of audio-like input (observed ~1e-7 for random weights, ~5e-6 for the pretrained
-muff-muff2 LSTM). The pretrained muff-muff4 GRU is the exception, explained at its test.
+Correctness only (no timing). The numba kernels use a call-free exp (relative error
+EXP_MAX_REL_ERR = 2e-12, checked here) and their own summation order and rounding points, so
+the stream matches ``model(x)`` to float32 rounding, not bitwise; the bound asserted is 1e-5 max
+abs over 60 s of audio-like input (observed ~1e-7 for random weights). The pretrained
+muff-muff2 LSTM and muff-muff4 GRU amplify float32 rounding beyond that bound -- PyTorch's own
+float32 forward is 1.7e-5 (LSTM) and 8e-4 (GRU) from the float64 forward after 60 s -- so for
+them the stream must be at least as close to the float64 forward as PyTorch's float32 is.
 Set FXLIB_RUNTIME_FULL=1 to run every block partition over the whole 60 s.
 """
 from __future__ import annotations
@@ -15,11 +17,13 @@ import os
 import numpy as np
 import pytest
 import torch
+from numba import njit
 
 from fxlib.io import load_wright_json
 from fxlib.models import build_model
 from fxlib.runtime import Streamer, stream
 from fxlib.runtime import kernels as K
+from fxlib.runtime import simd
 
 SR = 44_100
 TOL = 1e-5
@@ -112,7 +116,7 @@ def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | N
 
     ``ref64``: a float64 reference, for models whose recurrence amplifies float32 rounding so
     much that no float32 implementation can match PyTorch's float32 output to TOL (the stream
-    must then be at least as close to float64 as PyTorch's float32 forward is, within 1.5x).
+    must then be at least as close to float64 as PyTorch's float32 forward is).
     """
     ref = _reference_long(model, x)
     s = Streamer(model)
@@ -140,7 +144,7 @@ def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | N
         floor = float(np.abs(ref - ref64).max())
         ours = float(np.abs(base - ref64).max())
         print(f"{label}: vs float64, torch float32 {floor:.2e}, stream {ours:.2e}")
-        assert ours <= 1.5 * floor + TOL
+        assert ours <= floor
     return errors
 
 
@@ -160,10 +164,45 @@ def test_segmented_reference_equals_one_call(name):
                                rtol=0, atol=1e-6)
 
 
-def test_numba_stream_matches_forward_pretrained_lstm(pretrained_dir, long_signal):
+def test_numba_stream_pretrained_lstm_at_float32_floor(pretrained_dir, long_signal):
+    """muff-muff2 (LSTM-64, a high-gain fuzz) amplifies float32 rounding: PyTorch's own float32
+    forward is 1.3e-5 from its float64 forward within 5 s and 1.7e-5 after 60 s, above TOL, so
+    which float32 implementation lands within 1e-5 of it depends on how closely it copies its
+    rounding points. Measured on this signal: the stream 1.0e-5 from float64 (2.2e-5 from
+    PyTorch's float32); the earlier kernel, which rounded every gate to float32 as PyTorch
+    does, 1.5e-5 from float64 and 4.7e-6 from PyTorch. Checked: at least as close to float64
+    as PyTorch's float32 forward, and partition invariance, bitwise."""
     model = load_wright_json(pretrained_dir / "muff-muff2.json")
     assert model.cell == "LSTM"
-    _check_all_partitions(model, long_signal, seed=7)
+    _check_all_partitions(model, long_signal, seed=7, ref64=_lstm_reference_f64(model, long_signal))
+
+
+def _lstm_reference_f64(model, x: np.ndarray) -> np.ndarray:
+    """The LSTM model in float64, textbook formulas with libm (numba; ``nn.LSTM`` in float64
+    takes ~65 s for 60 s here)."""
+    rec = model.rec
+    w_ih, w_hh, b_ih, b_hh = (t.detach().double().numpy() for t in (
+        rec.weight_ih_l0, rec.weight_hh_l0, rec.bias_ih_l0, rec.bias_hh_l0))
+    w = model.lin.weight.detach().double().numpy().reshape(-1)
+    b = float(model.lin.bias.detach().double())
+    return _lstm_f64(x.astype(np.float64), w_ih.reshape(-1), w_hh, b_ih + b_hh, w, b)
+
+
+@njit(cache=True)
+def _lstm_f64(x, w_ih, w_hh, bias, w_lin, b_lin):
+    H = w_hh.shape[1]
+    h = np.zeros(H)
+    c = np.zeros(H)
+    out = np.empty_like(x)
+    for t in range(x.shape[0]):
+        g = w_hh @ h + w_ih * x[t] + bias
+        i = 1.0 / (1.0 + np.exp(-g[:H]))
+        f = 1.0 / (1.0 + np.exp(-g[H:2 * H]))
+        o = 1.0 / (1.0 + np.exp(-g[3 * H:]))
+        c = f * c + i * np.tanh(g[2 * H:3 * H])
+        h = o * np.tanh(c)
+        out[t] = x[t] + (w_lin @ h + b_lin)
+    return out
 
 
 def test_numba_stream_pretrained_gru_at_float32_floor(pretrained_dir, long_signal):
@@ -171,8 +210,8 @@ def test_numba_stream_pretrained_gru_at_float32_floor(pretrained_dir, long_signa
     ~8e-4 from its float64 forward after 60 s (1e-4 within the first 5 s), so matching the
     float32 forward to 1e-5 is not a property any float32 implementation has (the numba
     kernels with libm tanh differ from it by as much). Checked instead: the stream is at least
-    as close to the float64 forward as PyTorch's float32 forward (observed 2.7e-4 vs 8.5e-4),
-    and partition invariance, bitwise."""
+    as close to the float64 forward as PyTorch's float32 forward, and partition invariance,
+    bitwise."""
     model = load_wright_json(pretrained_dir / "muff-muff4.json")
     assert model.cell == "GRU"
     ref64 = _gru_reference_f64(model, long_signal)
@@ -268,18 +307,36 @@ def test_backend_selection_errors():
         Streamer(build_model("B8"), "torch", exact=True)
 
 
-def test_tanh_fast_error_bound():
-    """The documented bound of the rational tanh used by the fast kernels."""
-    v = np.concatenate([np.linspace(-20.0, 20.0, 4_000_001),
-                        np.linspace(7.99, 8.01, 100_001), -np.linspace(7.99, 8.01, 100_001),
-                        np.array([0.0, 1e-30, -1e-30, 1e30, -1e30, np.inf, -np.inf])])
-    err = np.abs(K.tanh_fast(v) - np.tanh(v))
-    print(f"\n_tanh_fast max abs error {err.max():.3e} (bound {K.TANH_FAST_MAX_ERR:.1e})")
-    assert err.max() <= K.TANH_FAST_MAX_ERR
-    # sigmoid(v) = 1/2 + tanh(v/2)/2 inherits half the bound
-    s_fast = 0.5 + 0.5 * K.tanh_fast(0.5 * v[:4_000_001])
-    s_ref = 0.5 + 0.5 * np.tanh(0.5 * v[:4_000_001])
-    assert np.abs(s_fast - s_ref).max() <= K.TANH_FAST_MAX_ERR / 2
+def test_exp_error_bound():
+    """The documented bound of the call-free exp used by the fast kernels, over its range."""
+    y = np.concatenate([np.linspace(-700.0, 700.0, 2_000_001), np.linspace(-1.0, 1.0, 1_000_001),
+                        np.linspace(-41.0, 41.0, 1_000_001), np.array([0.0, -0.0, 1e-300])])
+    rel = np.abs(simd.exp_array(y) / np.exp(y) - 1.0)
+    print(f"\nexp_f64 max relative error {rel.max():.3e} (bound {simd.EXP_MAX_REL_ERR:.1e})")
+    assert rel.max() <= simd.EXP_MAX_REL_ERR
+
+
+@pytest.mark.parametrize("cell,H", [("LSTM", 64), ("GRU", 64), ("LSTM", 8), ("GRU", 8),
+                                    ("GRU", 16), ("LSTM", 20), ("GRU", 40), ("LSTM", 1)])
+def test_blocked_matvec(cell, H):
+    """The register-blocked mat-vec (full and partial panels, padding) against float64."""
+    from fxlib.models.rnn import RecurrentModel
+    torch.manual_seed(H)
+    model = RecurrentModel(cell=cell, hidden_size=H)
+    p = K.prepare_lstm(model) if cell == "LSTM" else K.prepare_gru(model)
+    G = (4 if cell == "LSTM" else 3) * H
+    assert p["w0"].shape[0] % simd.LANES == 0 and p["w0"].shape[0] - G < simd.LANES
+    w_hh = model.rec.weight_hh_l0.detach().double().numpy()
+    rng = np.random.default_rng(H)
+    for _ in range(3):
+        h = rng.standard_normal(H).astype(np.float32)
+        xt = np.float32(rng.standard_normal())
+        g = np.full_like(p["w0"], np.nan)
+        K.gates_blocked(xt, h, p["w0"], p["b0"], p["w_hh"], g)
+        ref = (w_hh @ h.astype(np.float64) + p["w0"][:G].astype(np.float64) * float(xt)
+               + p["b0"][:G])
+        assert np.abs(g[:G] - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+        assert np.all(g[G:] == 0.0)                 # zero padding rows stay zero
 
 
 def test_gru_bias_split():
@@ -293,7 +350,7 @@ def test_gru_bias_split():
     p = K.prepare_gru(model)
     H = model.hidden_size
     bh = model.rec.bias_hh_l0.detach().numpy()
-    np.testing.assert_array_equal(p["b"][2 * H:], bh[2 * H:])
+    np.testing.assert_array_equal(p["b0"][2 * H:3 * H], bh[2 * H:])
     assert np.abs(stream(model, x, 64) - ref).max() <= TOL
 
 

@@ -19,17 +19,28 @@ def _rows(path):
     return list(csv.DictReader(lines))
 
 
-def test_bare_chain_is_deterministic_and_finite():
-    rng = np.random.default_rng(0)
-    H = 8
-    x = rng.standard_normal(500).astype(np.float32)
-    args = [rng.standard_normal(s).astype(np.float32) * 0.3 for s in (4 * H, (H, 4 * H), 4 * H)]
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_bare_chain_is_the_matvec_chain(cell):
+    """h <- (W_hh h + w0 x + b0)[:H] / 64, out = sum(h): against float64 NumPy, deterministic."""
+    from fxlib.models.rnn import RecurrentModel
+    from fxlib.runtime.kernels import prepare_gru, prepare_lstm
+    torch.manual_seed(0)
+    H = 16
+    model = RecurrentModel(cell=cell, hidden_size=H)
+    p = (prepare_lstm if cell == "LSTM" else prepare_gru)(model)
+    x = np.random.default_rng(0).standard_normal(500).astype(np.float32)
     outs = []
     for _ in range(2):
         h, out = np.zeros(H, np.float32), np.empty_like(x)
-        bench.bare_chain(x, h, *args, out)
+        bench.bare_chain(x, h, p["w0"], p["b0"], p["w_hh"], out)
         outs.append(out)
     assert np.isfinite(outs[0]).all() and np.array_equal(*outs)
+    w = model.rec.weight_hh_l0.detach().double().numpy()[:H]
+    h, ref = np.zeros(H), np.empty(len(x))
+    for t, xt in enumerate(x.astype(np.float64)):
+        h = (w @ h + p["w0"][:H] * xt + p["b0"][:H]) / 64.0
+        ref[t] = h.sum()
+    np.testing.assert_allclose(outs[0], ref, rtol=0, atol=1e-6)
 
 
 def test_study_labels_are_the_scratch_experiments():

@@ -20,9 +20,9 @@ Engines:
 * ``onnxruntime``: the model exported by ``fxlib.export`` (B/C: native LSTM/GRU operators, state
   carried between blocks; A/Av2: the frame graph, whole signal only). Skipped, with a note,
   when ``onnxruntime`` or ``fxlib.export`` cannot be imported (or with ``--no-onnx``).
-* ``bare``: for hidden size 64, the recurrent mat-vec chain alone (the same (H, G) transposed
-  layout and loop order as the kernels, input term and bias, then h <- g[:H] / 64, no
-  activation): a floor for any per-sample engine on this CPU, not a model.
+* ``bare``: for hidden size 64, the recurrent mat-vec chain alone (the kernels' own blocked,
+  register-accumulated mat-vec ``kernels._gates``, input term and bias, then h <- g[:H] / 64,
+  no activation): a floor for any per-sample engine on this CPU, not a model.
 
 Goals of issue 6, checked (never assumed) at 64-sample blocks: every B/C size >= 2.5x faster
 than PyTorch's whole-signal forward and >= 1.25x faster than ONNX Runtime at the same block;
@@ -44,14 +44,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from numba import njit
 
 from .._atomic import atomic_open
 from ..models import build_model
 from ..models.rnn import RecurrentModel
 from ..thesis import SAMPLE_RATE
 from ..timing import _timing_environment, hardware_info, hardware_line
-from .kernels import FASTMATH, prepare_lstm
+from .kernels import bare_chain, prepare_gru, prepare_lstm
 from .streamer import Streamer
 
 MODELS = ("B", "B16", "B8", "C", "C16", "C8", "Av2", "A")
@@ -60,26 +59,6 @@ COLUMNS = ("model", "engine", "block", "ms_per_s", "iqr_ms", "rtf", "x_torch", "
 #: The study's scratch experiment (``fxlib.thesis.RESULTS`` label) of each model.
 STUDY_LABELS = {"B": "B", "B16": "B h16", "B8": "B h8", "C": "C h64", "C16": "C h16",
                 "C8": "C h8", "A": "A", "Av2": "Av2"}
-
-
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def bare_chain(x, h, w_ih, w_hhT, b, out):
-    """The recurrent mat-vec per sample and nothing else (see the module doc)."""
-    H, G = w_hhT.shape
-    g = np.empty(G, dtype=np.float32)
-    for t in range(x.shape[0]):
-        xt = x[t]
-        for k in range(G):
-            g[k] = b[k] + xt * w_ih[k]
-        for j in range(H):
-            hj = h[j]
-            for k in range(G):
-                g[k] += hj * w_hhT[j, k]
-        acc = np.float32(0.0)
-        for k in range(H):
-            h[k] = g[k] * np.float32(0.015625)
-            acc += h[k]
-        out[t] = acc
 
 
 def _measure(fn, runs: int, warmup: int, seconds: float) -> tuple[float, float]:
@@ -148,17 +127,11 @@ def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
         else:
             yield "onnxruntime", "whole", lambda: om.forward(x)
     if rnn and model.hidden_size == 64:
-        p = prepare_lstm(model) if model.cell == "LSTM" else None
-        w_ih, w_hhT, bias = ((p["w_ih"], p["w_hhT"], p["b"]) if p else _gru_arrays(model))
+        p = prepare_lstm(model) if model.cell == "LSTM" else prepare_gru(model)
         h = np.zeros(model.hidden_size, np.float32)
-        yield "bare", 64, _blocked(lambda blk: bare_chain(blk, h, w_ih, w_hhT, bias, out[:len(blk)]),
-                                   lambda: h.fill(0.0), x, 64)
-
-
-def _gru_arrays(model):
-    from .kernels import prepare_gru
-    p = prepare_gru(model)
-    return p["w_ih"], p["w_hhT"], p["b"]
+        yield "bare", 64, _blocked(
+            lambda blk: bare_chain(blk, h, p["w0"], p["b0"], p["w_hh"], out[:len(blk)]),
+            lambda: h.fill(0.0), x, 64)
 
 
 def _onnx_available(log=print) -> bool:

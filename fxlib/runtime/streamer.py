@@ -86,10 +86,7 @@ class _RNNNumba:
         self._kernel = K.kernels(model.cell, exact)
         self.h = np.zeros(H, np.float32)
         self.c = np.zeros(H, np.float32)
-        if self._lstm:
-            self._args = (p["w_ih"], p["w_hhT"], p["b"], p["w_lin"], p["b_lin"])
-        else:
-            self._args = (p["w_ih"], p["w_hhT"], p["b"], p["b_in"], p["w_lin"], p["b_lin"])
+        self._args = tuple(p[k] for k in K.ARGS[model.cell])
         self.exact = exact
         # Compile (or load from numba's cache) now, not in the first real-time call.
         empty = np.zeros(0, np.float32)
