@@ -283,7 +283,8 @@ def test_bad_input_raises_and_keeps_state(backend):
     s.reset()
     bad = [np.zeros((2, 64), np.float32), np.zeros((1, 64), np.float32), np.float32(0.5),
            np.array([0.1, np.nan], np.float32), np.array([np.inf, 0.0], np.float32),
-           np.array([-np.inf], np.float64), np.zeros(4, np.complex64), np.zeros(3, bool)]
+           np.array([-np.inf], np.float64), np.array([0.0, 1e300], np.float64),
+           np.zeros(4, np.complex64), np.zeros(3, bool)]
     for b in bad:
         with pytest.raises(ValueError):
             s.process(b)

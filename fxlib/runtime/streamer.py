@@ -43,11 +43,11 @@ result matches ``model(x)`` (batches of 32 frames) to float32 rounding.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
 import torch
+from numba import njit
 
 from ..models.cafx import CAFx
 from ..models.rnn import RecurrentModel
@@ -58,7 +58,23 @@ __all__ = ["Streamer", "stream", "BACKENDS"]
 BACKENDS = {"rnn": ("numba", "torch"), "cafx": ("torch",)}
 
 
+@njit(cache=True)
+def _all_finite(a) -> bool:
+    """No NaN/inf in ``a``: v - v is 0 for finite v and NaN otherwise (no fastmath here, so
+    the compiler may not assume finite values). ~10x cheaper per call than a NumPy sum."""
+    acc = np.float32(0.0)
+    for i in range(a.shape[0]):
+        acc += a[i] - a[i]
+    return acc == 0.0
+
+
 def _validate(block) -> np.ndarray:
+    # Fast path, the real-time case: a C-contiguous float32 1-D array is used as it is.
+    if (type(block) is np.ndarray and block.dtype == np.float32 and block.ndim == 1
+            and block.flags.c_contiguous):
+        if not _all_finite(block):
+            raise ValueError("process() got non-finite samples (NaN or inf) in the block")
+        return block
     if isinstance(block, torch.Tensor):
         block = block.detach().cpu().numpy()
     a = np.asarray(block)
@@ -66,9 +82,9 @@ def _validate(block) -> np.ndarray:
         raise ValueError(f"process() takes a 1-D block of samples, got shape {a.shape}")
     if a.dtype.kind not in "fiu":
         raise ValueError(f"process() takes real samples, got dtype {a.dtype}")
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    # A float64 sum of float32 values cannot overflow; NaN/inf anywhere make it non-finite.
-    if a.size and not math.isfinite(float(a.sum(dtype=np.float64))):
+    with np.errstate(over="ignore"):              # float64 beyond float32's range -> inf
+        a = np.ascontiguousarray(a, dtype=np.float32)
+    if not _all_finite(a):
         raise ValueError("process() got non-finite samples (NaN or inf) in the block")
     return a
 
