@@ -99,3 +99,11 @@ def test_benchmark_without_onnxruntime_skips_its_rows(tmp_path, capsys, monkeypa
         ("fxlib", "64"), ("fxlib", "whole"), ("torch", "64"), ("torch", "whole")}
     assert all(float(r["ms_per_s"]) > 0 for r in rows)
     assert not (tmp_path / "bench_stream.png").exists()
+
+
+def test_engines_are_timed_round_robin():
+    calls = []
+    fns = [lambda: calls.append("a"), lambda: calls.append("b"), lambda: calls.append("c")]
+    stats = bench._measure(fns, runs=3, warmup=1, seconds=1.0)
+    assert calls == ["a", "b", "c"] + ["a", "b", "c"] * 3
+    assert len(stats) == 3 and all(med >= 0.0 and iqr >= 0.0 for med, iqr in stats)

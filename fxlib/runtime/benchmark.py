@@ -5,7 +5,9 @@ protocol, ``fxlib.bench``).
 What one measurement is: ``--seconds`` of seeded Gaussian noise (RMS 0.1, 44.1 kHz) processed
 from a reset state in consecutive blocks of ``block`` samples (or in one call, "whole"), on
 ``--threads`` threads (default 1; torch, ONNX Runtime intra/inter-op and numba all serial),
-flush-to-zero on; ``--warmup`` untimed runs, then ``--runs`` timed ones (``time.perf_counter``).
+flush-to-zero on; ``--warmup`` untimed runs, then ``--runs`` timed ones (``time.perf_counter``),
+taken round-robin over the engines of a model (run r of each before run r + 1 of any), so that
+the slow spells of a shared machine fall on every engine alike.
 Reported: median ms of compute per second of audio, inter-quartile range, RTF (audio s /
 compute s), and same-run ratios.
 
@@ -61,16 +63,24 @@ STUDY_LABELS = {"B": "B", "B16": "B h16", "B8": "B h8", "C": "C h64", "C16": "C 
                 "C8": "C h8", "A": "A", "Av2": "Av2"}
 
 
-def _measure(fn, runs: int, warmup: int, seconds: float) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    ms = []
+def _measure(fns, runs: int, warmup: int, seconds: float) -> list[tuple[float, float]]:
+    """(median, IQR) ms per second of audio of each callable, timed round-robin: run r of every
+    engine is taken before run r + 1 of any, so a slow spell of a shared machine lands on all
+    engines of a model alike instead of on whichever was being timed."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    ms = [[] for _ in fns]
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t0) * 1000.0 / seconds)
-    q1, q3 = np.percentile(ms, [25, 75])
-    return float(np.median(ms)), float(q3 - q1)
+        for fn, out in zip(fns, ms):
+            t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1000.0 / seconds)
+    stats = []
+    for m in ms:
+        q1, q3 = np.percentile(m, [25, 75])
+        stats.append((float(np.median(m)), float(q3 - q1)))
+    return stats
 
 
 def _blocked(process, reset, x: np.ndarray, block):
@@ -154,12 +164,12 @@ def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1,
         for name in models:
             torch.manual_seed(seed)
             model = build_model(name).eval()
-            mine = []
-            for engine, block, fn in _engines(name, model, x, list(blocks), Path(tmp), onnx,
-                                              list(cafx_blocks), torch_blocks):
-                med, iqr = _measure(fn, runs, warmup, seconds)
-                mine.append({"model": name, "engine": engine, "block": block, "ms_per_s": med,
-                             "iqr_ms": iqr, "rtf": 1000.0 / med})
+            engines = list(_engines(name, model, x, list(blocks), Path(tmp), onnx,
+                                    list(cafx_blocks), torch_blocks))
+            stats = _measure([fn for _, _, fn in engines], runs, warmup, seconds)
+            mine = [{"model": name, "engine": engine, "block": block, "ms_per_s": med,
+                     "iqr_ms": iqr, "rtf": 1000.0 / med}
+                    for (engine, block, _), (med, iqr) in zip(engines, stats)]
             base = next(r["ms_per_s"] for r in mine
                         if r["engine"] == "torch" and r["block"] == "whole")
             ort = {r["block"]: r["ms_per_s"] for r in mine if r["engine"] == "onnxruntime"}
