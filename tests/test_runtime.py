@@ -327,6 +327,8 @@ def test_blocked_matvec(cell, H):
     p = K.prepare_lstm(model) if cell == "LSTM" else K.prepare_gru(model)
     G = (4 if cell == "LSTM" else 3) * H
     assert p["w0"].shape[0] % simd.LANES == 0 and p["w0"].shape[0] - G < simd.LANES
+    for name in ("w0", "b0", "w_hh"):                # 16-lane loads on cache-line boundaries
+        assert p[name].ctypes.data % K.ALIGN == 0 and p[name].flags.c_contiguous
     w_hh = model.rec.weight_hh_l0.detach().double().numpy()
     rng = np.random.default_rng(H)
     for _ in range(3):
