@@ -7,8 +7,8 @@ One interface, several engines:
   (the model's own ``forward_stateful`` under ``torch.no_grad``, the state carried; note that
   for GRUs on CPU/float32 this itself routes through ``fxlib.models.gru_kernel``).
   ``"auto"`` picks ``"numba"``, the fastest engine measured here for every B/C size
-  (``python -m fxlib.runtime.benchmark``; against ONNX Runtime at 64-sample blocks: about
-  equal for LSTM-64, 1.5-3.5x faster for the others). Latency 0: output sample n is y[n] of the whole-signal forward.
+  (``python -m fxlib.runtime.benchmark``: faster than ONNX Runtime at 64-sample blocks for
+  every size). Latency 0: output sample n is y[n] of the whole-signal forward.
 * CAFx models A/Av2 (``fxlib.models.cafx.CAFx``): backend ``"torch"`` (``"auto"``), an exact
   streaming form of ``CAFx.forward``'s overlap-add, with a fixed latency (below).
 
