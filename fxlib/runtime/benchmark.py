@@ -237,18 +237,26 @@ def _plots(rows, out: Path, profile: str, source: str, device: str,
     fig, ax = plt.subplots(figsize=(9, 5))
     ticks = sorted({r["block"] for r in rows if r["block"] != "whole"}) + ["whole"]
     pos = {b: i for i, b in enumerate(ticks)}      # numeric order whatever the model order
-    for m in dict.fromkeys(r["model"] for r in rows):
-        for eng, style in (("fxlib", "-o"), ("onnxruntime", "--s"), ("torch", ":^")):
+    # One colour per model, one line style and marker per engine (legend: models, then engines).
+    from matplotlib.lines import Line2D
+    styles = {"fxlib": "-o", "onnxruntime": "--s", "torch": ":^"}
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    for i, m in enumerate(models):
+        for eng, style in styles.items():
             pts = [(r["block"], r["ms_per_s"]) for r in rows
                    if r["model"] == m and r["engine"] == eng]
             if pts:
                 pts.sort(key=lambda p: pos[p[0]])
-                ax.plot([pos[b] for b, _ in pts], [v for _, v in pts], style, label=f"{m} {eng}")
+                ax.plot([pos[b] for b, _ in pts], [v for _, v in pts], style, color=f"C{i}",
+                        ms=4)
+    handles = ([Line2D([], [], color=f"C{i}", lw=3, label=m) for i, m in enumerate(models)]
+               + [Line2D([], [], color="k", ls=st[:-1], marker=st[-1], label=eng)
+                  for eng, st in styles.items()])
     ax.set_xticks(range(len(ticks)), [str(b) for b in ticks])
     ax.set(yscale="log", xlabel="block size (samples)", ylabel="ms per second of audio",
            title="Streaming cost (1 thread); 1000 ms/s = real-time limit")
     ax.axhline(1000, color="k", lw=0.8)
-    ax.legend(fontsize=6, ncol=4)
+    ax.legend(handles=handles, fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
     written += save_figure(fig, "bench_stream", out)
     plt.close(fig)
     # accuracy vs speed from the study's scratch runs (skipped when they do not exist)
