@@ -396,3 +396,7 @@ def test_cafx_latency_is_minimal(av2):
         d = np.abs(m64(torch.from_numpy(x2)[None])[0].numpy() - base)
     assert d[0] == 0.0                               # y[0]: frame 1's window weight w[0] = 0
     assert d[1] > 0 and d[2] > 0                     # y[1], y[2] need x[1 + L]
+
+
+def test_compile_kernels_runs_every_kernel():
+    assert K.compile_kernels() >= 0.0
