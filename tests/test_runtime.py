@@ -103,7 +103,8 @@ def _fixed(n: int, block: int) -> list[int]:
     return [min(block, n - i) for i in range(0, n, block)]
 
 
-def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | None = None):
+def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | None = None,
+                          gates: str = "float64", floor_factor: float = 1.0):
     """Stream ``x`` in every partition and compare with ``model(x)``.
 
     Every partition is checked against the reference over ``FULL_S`` seconds when
@@ -116,10 +117,10 @@ def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | N
 
     ``ref64``: a float64 reference, for models whose recurrence amplifies float32 rounding so
     much that no float32 implementation can match PyTorch's float32 output to TOL (the stream
-    must then be at least as close to float64 as PyTorch's float32 forward is).
+    must then be within ``floor_factor`` times PyTorch's float32 distance from float64).
     """
     ref = _reference_long(model, x)
-    s = Streamer(model)
+    s = Streamer(model, gates=gates)
     assert s.backend == "numba" and s.latency == 0
     n = len(x)
     n_prefix = n if FULL else min(n, PREFIX_S * SR)
@@ -132,7 +133,7 @@ def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | N
         s.reset()
         outs[name] = _run(s, x[:m], sizes)
         errors[f"{name} ({m / SR:g} s)"] = float(np.abs(outs[name] - ref[:m]).max())
-    label = f"{model.cell}-{model.hidden_size}"
+    label = f"{model.cell}-{model.hidden_size} ({gates} gates)"
     print(f"\n{label} max abs error vs model(x): {errors}")
     base = outs["random 1..8192"]
     for name, y in outs.items():
@@ -144,15 +145,16 @@ def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | N
         floor = float(np.abs(ref - ref64).max())
         ours = float(np.abs(base - ref64).max())
         print(f"{label}: vs float64, torch float32 {floor:.2e}, stream {ours:.2e}")
-        assert ours <= floor
+        assert ours <= floor_factor * floor
     return errors
 
 
-@pytest.mark.parametrize("name", ["B", "B16", "B8", "C", "C16", "C8"])
-def test_numba_stream_matches_forward_random_weights(name, long_signal):
+@pytest.mark.parametrize("name,gates", [(n, "float64") for n in ("B", "B16", "B8", "C", "C16", "C8")]
+                         + [(n, "float32") for n in ("B", "B8", "C", "C16")])
+def test_numba_stream_matches_forward_random_weights(name, gates, long_signal):
     torch.manual_seed(1234)
     model = build_model(name).eval()
-    _check_all_partitions(model, long_signal, seed=sum(map(ord, name)))
+    _check_all_partitions(model, long_signal, seed=sum(map(ord, name)), gates=gates)
 
 
 @pytest.mark.parametrize("name", ["B", "C"])
@@ -164,17 +166,19 @@ def test_segmented_reference_equals_one_call(name):
                                rtol=0, atol=1e-6)
 
 
-def test_numba_stream_pretrained_lstm_at_float32_floor(pretrained_dir, long_signal):
+@pytest.mark.parametrize("gates,factor", [("float64", 1.0), ("float32", 4.0)])
+def test_numba_stream_pretrained_lstm_at_float32_floor(pretrained_dir, long_signal, gates, factor):
     """muff-muff2 (LSTM-64, a high-gain fuzz) amplifies float32 rounding: PyTorch's own float32
     forward is 1.3e-5 from its float64 forward within 5 s and 1.7e-5 after 60 s, above TOL, so
     which float32 implementation lands within 1e-5 of it depends on how closely it copies its
-    rounding points. Measured on this signal: the stream 1.0e-5 from float64 (2.2e-5 from
-    PyTorch's float32); the earlier kernel, which rounded every gate to float32 as PyTorch
-    does, 1.5e-5 from float64 and 4.7e-6 from PyTorch. Checked: at least as close to float64
-    as PyTorch's float32 forward, and partition invariance, bitwise."""
+    rounding points. Measured on this signal: float64 gates 1.0e-5 from float64 (2.2e-5 from
+    PyTorch's float32), asserted <= PyTorch's distance; float32 gates (<= 3 ulp each, rounded
+    where PyTorch rounds) 4.6e-5, 2.7x PyTorch's distance, asserted within 4x. And partition
+    invariance, bitwise."""
     model = load_wright_json(pretrained_dir / "muff-muff2.json")
     assert model.cell == "LSTM"
-    _check_all_partitions(model, long_signal, seed=7, ref64=_lstm_reference_f64(model, long_signal))
+    _check_all_partitions(model, long_signal, seed=7, ref64=_lstm_reference_f64(model, long_signal),
+                          gates=gates, floor_factor=factor)
 
 
 def _lstm_reference_f64(model, x: np.ndarray) -> np.ndarray:
@@ -205,17 +209,19 @@ def _lstm_f64(x, w_ih, w_hh, bias, w_lin, b_lin):
     return out
 
 
-def test_numba_stream_pretrained_gru_at_float32_floor(pretrained_dir, long_signal):
+@pytest.mark.parametrize("gates,factor", [("float64", 1.0), ("float32", 1.0)])
+def test_numba_stream_pretrained_gru_at_float32_floor(pretrained_dir, long_signal, gates, factor):
     """muff-muff4 (GRU-64) amplifies float32 rounding: PyTorch's own float32 forward is
     ~8e-4 from its float64 forward after 60 s (1e-4 within the first 5 s), so matching the
     float32 forward to 1e-5 is not a property any float32 implementation has (the numba
     kernels with libm tanh differ from it by as much). Checked instead: the stream is at least
-    as close to the float64 forward as PyTorch's float32 forward, and partition invariance,
-    bitwise."""
+    as close to the float64 forward as PyTorch's float32 forward (measured: float64 gates
+    2.6e-4, float32 gates 3.3e-4, PyTorch 8.5e-4), and partition invariance, bitwise."""
     model = load_wright_json(pretrained_dir / "muff-muff4.json")
     assert model.cell == "GRU"
     ref64 = _gru_reference_f64(model, long_signal)
-    _check_all_partitions(model, long_signal, seed=8, ref64=ref64)
+    _check_all_partitions(model, long_signal, seed=8, ref64=ref64, gates=gates,
+                          floor_factor=factor)
 
 
 def _gru_reference_f64(model, x: np.ndarray) -> np.ndarray:
@@ -238,13 +244,14 @@ def _gru_reference_f64(model, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["B16", "C16"])
-@pytest.mark.parametrize("backend,exact", [("torch", False), ("numba", True)])
-def test_other_backends_match_forward(name, backend, exact):
+@pytest.mark.parametrize("backend,gates", [("torch", "float64"), ("numba", "libm"),
+                                           ("numba", "float32")])
+def test_other_backends_match_forward(name, backend, gates):
     torch.manual_seed(5)
     model = build_model(name).eval()
     x = _signal(SHORT_S, seed=3)
     ref = _reference(model, x)
-    s = Streamer(model, backend, exact=exact)
+    s = Streamer(model, backend, gates=gates)
     assert s.backend == backend and s.latency == 0
     y = _run(s, x, _random_partition(len(x), seed=11, max_block=2048))
     assert np.abs(y - ref).max() <= TOL
@@ -305,41 +312,79 @@ def test_backend_selection_errors():
     with pytest.raises(TypeError):
         Streamer(torch.nn.Linear(1, 1))
     with pytest.raises(ValueError):
-        Streamer(build_model("B8"), "torch", exact=True)
+        Streamer(build_model("B8"), "torch", gates="libm")
+    with pytest.raises(ValueError):
+        Streamer(build_model("B8"), gates="float16")
 
 
-def test_exp_error_bound():
-    """The documented bound of the call-free exp used by the fast kernels, over its range."""
-    y = np.concatenate([np.linspace(-700.0, 700.0, 2_000_001), np.linspace(-1.0, 1.0, 1_000_001),
-                        np.linspace(-41.0, 41.0, 1_000_001), np.array([0.0, -0.0, 1e-300])])
-    rel = np.abs(simd.exp_array(y) / np.exp(y) - 1.0)
-    print(f"\nexp_f64 max relative error {rel.max():.3e} (bound {simd.EXP_MAX_REL_ERR:.1e})")
-    assert rel.max() <= simd.EXP_MAX_REL_ERR
+def _ulps(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """|got - ref| in units of the last place of ref rounded to float32."""
+    unit = np.spacing(np.abs(ref.astype(np.float32))).astype(np.float64)
+    return np.abs(got.astype(np.float64) - ref) / np.maximum(unit, np.spacing(np.float32(1e-38)))
+
+
+def test_gate_function_error_bounds():
+    """The documented bounds of the float32 vector exp/expm1/sigmoid/tanh (simd module doc)."""
+    y = np.concatenate([np.linspace(-80, 80, 2_000_001), np.linspace(-1, 1, 1_000_001),
+                        np.linspace(-1e-3, 1e-3, 200_001)]).astype(np.float32)
+    yd = y.astype(np.float64)
+    errs = {"exp": _ulps(simd.apply("exp", y), np.exp(yd)).max(),
+            "expm1": _ulps(simd.apply("expm1", y), np.expm1(yd)).max()}
+    v = np.concatenate([y, np.array([0.0, -0.0, 1e-30, -1e-30, 1e-45, 1e30, -1e30, 3e38, -3e38],
+                                    np.float32)])
+    vd = v.astype(np.float64)
+    errs["tanh"] = _ulps(simd.apply("tanh", v), np.tanh(vd)).max()
+    sig = simd.apply("sigmoid", v)
+    ref = 1.0 / (1.0 + np.exp(-np.clip(vd, -700, 700)))
+    big = ref >= 1e-16                  # below the clamp: sigmoid(-40) = 4.2e-18 is returned
+    errs["sigmoid"] = _ulps(sig[big], ref[big]).max()
+    print("\ngate functions, max ulps:", {k: round(float(e), 3) for k, e in errs.items()})
+    assert errs["exp"] <= simd.EXP_MAX_ULP and errs["expm1"] <= simd.EXP_MAX_ULP
+    assert errs["sigmoid"] <= simd.GATE_MAX_ULP and errs["tanh"] <= simd.GATE_MAX_ULP
+    assert np.abs(sig[~big] - ref[~big]).max() <= 4.3e-18
+    assert np.all(np.isfinite(sig)) and np.all(np.abs(simd.apply("tanh", v)) <= 1.0)
 
 
 @pytest.mark.parametrize("cell,H", [("LSTM", 64), ("GRU", 64), ("LSTM", 8), ("GRU", 8),
                                     ("GRU", 16), ("LSTM", 20), ("GRU", 40), ("LSTM", 1)])
 def test_blocked_matvec(cell, H):
-    """The register-blocked mat-vec (full and partial panels, padding) against float64."""
+    """The register-blocked mat-vec (full and partial panels, gate padding) against float64."""
     from fxlib.models.rnn import RecurrentModel
     torch.manual_seed(H)
     model = RecurrentModel(cell=cell, hidden_size=H)
     p = K.prepare_lstm(model) if cell == "LSTM" else K.prepare_gru(model)
-    G = (4 if cell == "LSTM" else 3) * H
-    assert p["w0"].shape[0] % simd.LANES == 0 and p["w0"].shape[0] - G < simd.LANES
-    for name in ("w0", "b0", "w_hh"):                # 16-lane loads on cache-line boundaries
+    n_gates = 4 if cell == "LSTM" else 3
+    Hp = K.padded_hidden(H)
+    assert Hp % simd.LANES == 0 and Hp - H < simd.LANES and p["w0"].shape[0] == n_gates * Hp
+    for name in ("w0", "b0", "w_hh", "w_lin"):      # 16-lane loads on cache-line boundaries
         assert p[name].ctypes.data % K.ALIGN == 0 and p[name].flags.c_contiguous
     w_hh = model.rec.weight_hh_l0.detach().double().numpy()
+    rows = np.concatenate([q * Hp + np.arange(H) for q in range(n_gates)])  # real gate rows
+    pad = np.setdiff1d(np.arange(n_gates * Hp), rows)
     rng = np.random.default_rng(H)
     for _ in range(3):
-        h = rng.standard_normal(H).astype(np.float32)
+        h = np.zeros(Hp, np.float32)
+        h[:H] = rng.standard_normal(H)
         xt = np.float32(rng.standard_normal())
         g = np.full_like(p["w0"], np.nan)
         K.gates_blocked(xt, h, p["w0"], p["b0"], p["w_hh"], g)
-        ref = (w_hh @ h.astype(np.float64) + p["w0"][:G].astype(np.float64) * float(xt)
-               + p["b0"][:G])
-        assert np.abs(g[:G] - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
-        assert np.all(g[G:] == 0.0)                 # zero padding rows stay zero
+        ref = (w_hh @ h[:H].astype(np.float64) + p["w0"][rows].astype(np.float64) * float(xt)
+               + p["b0"][rows])
+        assert np.abs(g[rows] - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+        assert np.all(g[pad] == 0.0)                # zero padding rows stay zero
+
+
+def test_kernels_refuse_mismatched_arrays():
+    model = build_model("B8")
+    p = K.prepare_lstm(model)
+    h, c = K.state_arrays(model)
+    x = np.zeros(4, np.float32)
+    K.lstm_block(x, h, c, *[p[k] for k in K.ARGS["LSTM"]], np.empty(4, np.float32))
+    with pytest.raises(ValueError):                 # state of the unpadded size
+        K.lstm_block(x, np.zeros(8, np.float32), np.zeros(8, np.float32),
+                     *[p[k] for k in K.ARGS["LSTM"]], np.empty(4, np.float32))
+    with pytest.raises(ValueError):                 # output of another length
+        K.lstm_block(x, h, c, *[p[k] for k in K.ARGS["LSTM"]], np.empty(3, np.float32))
 
 
 def test_gru_bias_split():
@@ -353,7 +398,8 @@ def test_gru_bias_split():
     p = K.prepare_gru(model)
     H = model.hidden_size
     bh = model.rec.bias_hh_l0.detach().numpy()
-    np.testing.assert_array_equal(p["b0"][2 * H:3 * H], bh[2 * H:])
+    Hp = K.padded_hidden(H)
+    np.testing.assert_array_equal(p["b0"][2 * Hp:2 * Hp + H], bh[2 * H:])
     assert np.abs(stream(model, x, 64) - ref).max() <= TOL
 
 

@@ -13,8 +13,9 @@ compute s), and same-run ratios.
 
 Engines:
 
-* ``fxlib``: ``fxlib.runtime.Streamer`` (B/C: the numba per-sample kernels; A/Av2: the exact
-  streaming overlap-add, latency 4094 samples, frames through PyTorch).
+* ``fxlib``: ``fxlib.runtime.Streamer`` (B/C: the numba per-sample kernels with their default
+  float64 gates; A/Av2: the exact streaming overlap-add, latency 4094 samples, frames through
+  PyTorch). ``fxlib-f32``: B/C with ``gates="float32"`` (16-lane float32 gates).
 * ``torch``: PyTorch's own whole-signal forward -- for B/C ``nn.LSTM``/``nn.GRU`` + linear +
   skip (bypassing fxlib's numba GRU kernel, so this is PyTorch's number), for A/Av2
   ``model(x)``. The baseline of the ratios ``x torch``. With ``--torch-blocks``, also
@@ -120,6 +121,12 @@ def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
         def proc(blk, s=s, out=out):
             s.process(blk, out[:blk.shape[0]])
         yield "fxlib", b, _blocked(proc, s.reset, x, b)
+    if rnn:                                         # the float32-gate kernels (opt-in)
+        s32 = Streamer(model, gates="float32")
+        for b in blocks + ["whole"]:
+            def proc32(blk, s=s32, out=out):
+                s.process(blk, out[:blk.shape[0]])
+            yield "fxlib-f32", b, _blocked(proc32, s32.reset, x, b)
     xt = torch.from_numpy(x)[None]
     if rnn:
         tr = _TorchRNN(model)
@@ -176,7 +183,8 @@ def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1,
             for r in mine:
                 r["x_torch"] = base / r["ms_per_s"]
                 r["x_ort"] = (ort[r["block"]] / r["ms_per_s"]
-                              if r["engine"] == "fxlib" and r["block"] in ort else float("nan"))
+                              if r["engine"].startswith("fxlib") and r["block"] in ort
+                              else float("nan"))
             rows += mine
             log(f"  timed {name}", file=sys.stderr, flush=True)
     return rows
@@ -186,8 +194,10 @@ def goals(rows) -> list[str]:
     """The issue's goals at 64-sample blocks, computed from the rows."""
     get = {(r["model"], r["engine"], r["block"]): r["ms_per_s"] for r in rows}
     lines = []
-    for m in sorted({r["model"] for r in rows if not r["model"].startswith("A")}, key=MODELS.index):
-        ms = get.get((m, "fxlib", 64))
+    pairs = [(m, e) for m in sorted({r["model"] for r in rows if not r["model"].startswith("A")},
+                                    key=MODELS.index) for e in ("fxlib", "fxlib-f32")]
+    for m, engine in pairs:
+        ms = get.get((m, engine, 64))
         if ms is None:
             continue
         checks = [("vs torch whole", get.get((m, "torch", "whole")), 2.5, True),
@@ -203,7 +213,7 @@ def goals(rows) -> list[str]:
             ok = ratio >= goal if faster else ratio <= goal
             parts.append(f"{label} {ratio:5.2f}x (goal {'>=' if faster else '<='} {goal}) "
                          f"{'met' if ok else 'MISSED'}")
-        lines.append(f"{m:<4} fxlib@64 {ms:7.1f} ms/s: " + "; ".join(parts))
+        lines.append(f"{m:<4} {engine + '@64':<12} {ms:7.1f} ms/s: " + "; ".join(parts))
     return lines
 
 
@@ -239,7 +249,7 @@ def _plots(rows, out: Path, profile: str, source: str, device: str,
     pos = {b: i for i, b in enumerate(ticks)}      # numeric order whatever the model order
     # One colour per model, one line style and marker per engine (legend: models, then engines).
     from matplotlib.lines import Line2D
-    styles = {"fxlib": "-o", "onnxruntime": "--s", "torch": ":^"}
+    styles = {"fxlib": "-o", "fxlib-f32": "-.d", "onnxruntime": "--s", "torch": ":^"}
     models = list(dict.fromkeys(r["model"] for r in rows))
     for i, m in enumerate(models):
         for eng, style in styles.items():

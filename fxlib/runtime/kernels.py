@@ -24,33 +24,41 @@ VM: the LSTM-64 mat-vec chain 21-22 ms per second of audio (35 ms with W_hh 32 b
 line, 47-66 ms for the row-update loop it replaces, whose output it reproduces bit for bit);
 GRU-64 14-15 ms (24 ms unaligned).
 
-Pre-computation: ``w0``/``b0`` carry the input weight and the biases that are only ever
-added: LSTM b_ih + b_hh for all gates; GRU b_ir + b_hr, b_iz + b_hz and b_hn, with **no**
-input term for n (w0 = 0 there), since n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) puts b_hn
-inside the product with r; W_in and b_in are passed separately. ``w_lin`` (H,), ``b_lin``
-(1,): y[t] = w_lin . h[t] + b_lin + x[t].
+Layout. Each gate's rows are padded from H to Hp = 16 ceil(H / 16) with zero rows, so that
+gate q of units k .. k+15 is one 16-lane vector at ``g[q Hp + k]``; the state arrays ``h``/``c``
+and ``w_lin``, ``w_in``, ``b_in`` have Hp entries. Padded units stay exactly 0 (zero weights and
+biases: c <- c/2 + 0, h <- tanh(0)/2 for the LSTM; h <- h/2 for the GRU, from 0). The real H is
+``w_hh.size // Gp``. ``w0``/``b0`` carry the input weight and the biases that are only ever
+added: LSTM b_ih + b_hh for all gates; GRU b_ir + b_hr, b_iz + b_hz and b_hn, with **no** input
+term for n (w0 = 0 there), since n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) puts b_hn inside
+the product with r; W_in and b_in are passed separately. y[t] = w_lin . h[t] + b_lin + x[t].
 
-Activations, in float64 from the float32 pre-activations, with exp only (``simd.exp_f64``,
-relative error <= 2e-12, no library call, so the loops vectorize), arguments clamped to
-[-40, 40] (sigmoid(-40) = 4e-18, 1 - tanh(20) = 8e-18) and the divisions merged, since a
-division costs as much as a dozen multiplications:
+Gates, three variants of the same kernel (``kernels(cell, gates)``, ``GATES``):
 
-* LSTM: with A, B, C, D = 1 + exp(-i), 1 + exp(-f), 1 + exp(-2g), 1 + exp(-o),
-  c' = f c + i tanh(g) = (c A C + (1 - e_g) B) / (A B C), rounded to float32 as PyTorch keeps
-  it, and h' = o tanh(c') = (1 - e_c) / (D (1 + e_c)) with e_c = exp(-2 c'): 5 exp, 2 divisions
-  per unit instead of 5 library calls and 5 divisions;
-* GRU: r = 1 / (1 + exp(-a_r)), n from e_n = exp(-2 a_n), and h' = (1 - z) n + z h =
-  (e_z (1 - e_n) + h (1 + e_n)) / ((1 + e_z)(1 + e_n)): 3 exp, 2 divisions per unit.
+* ``"float64"`` (default, ``lstm_block``/``gru_block``): per unit, in float64 from the float32
+  pre-activations, with exp only (``simd.exp_f64``, relative error <= 2e-12, no library call,
+  so the loop vectorizes), arguments clamped to [-40, 40], and the divisions merged: for the
+  LSTM, with A, B, C, D = 1 + exp(-i), 1 + exp(-f), 1 + exp(-2g), 1 + exp(-o),
+  c' = f c + i tanh(g) = (c A C + (1 - e_g) B) / (A B C), rounded to float32 as PyTorch keeps it,
+  and h' = o tanh(c') = (1 - e_c) / (D (1 + e_c)), e_c = exp(-2 c'): 5 exp and 2 divisions per
+  unit; for the GRU r = 1 / (1 + exp(-a_r)), e_n = exp(-2 a_n), h' = (e_z (1 - e_n) +
+  h (1 + e_n)) / ((1 + e_z)(1 + e_n)): 3 exp, 2 divisions. Every value is rounded to float32
+  once (c and h), so this variant is closer to the float64 model than PyTorch's float32 forward.
+* ``"float32"`` (``*_block_f32``): 16 units at a time in float32 with the call-free
+  ``simd.vsigmoid``/``simd.vtanh`` (<= 3 ulp, ``simd.GATE_MAX_ULP``), rounding where PyTorch's
+  float32 cell rounds (each gate; c' = f c + i g as one fused multiply-add; tanh(c');
+  h' = o tanh(c'); GRU h' = n + z (h - n)). About 1.4x faster than ``"float64"`` for the 64-unit
+  models; on a model that amplifies rounding (the pretrained muff-muff2 fuzz) it drifts 2.7x
+  further from float64 after 60 s than PyTorch's float32 forward does (the tests pin the numbers).
+* ``"libm"`` (``*_block_exact``): per-unit loops with libm ``math.exp``/``math.tanh`` in float64
+  and the textbook formulas, for comparison.
 
-Every value is rounded to float32 once, where PyTorch rounds it too (c and h), so the kernels
-differ from PyTorch's float32 forward only by float32 rounding (the bound the tests assert is
-1e-5 over 60 s; see ``tests/test_runtime.py`` for measured values). ``*_block_exact`` are the
-same kernels with libm ``math.exp``/``math.tanh`` and the textbook gate formulas, for
-comparison (``kernels(cell, exact=True)``).
+All three match PyTorch's float32 forward to float32 rounding on ordinary weights (tests: <= 1e-5
+over 60 s for any block partition; measured ~1e-7).
 
-fastmath: ``FASTMATH = {"contract", "reassoc", "nsz"}`` (FMA contraction; reassociation, which
-lets LLVM vectorize the H-long output dot product). No ``nnan``/``ninf``: the clamps stay
-correct for large inputs.
+fastmath: ``FASTMATH = {"contract", "reassoc", "nsz"}`` applies to the scalar code (the exact
+kernels' loops); the vector intrinsics carry no fast-math flags, so the gate functions'
+range reduction is computed as written.
 """
 from __future__ import annotations
 
@@ -60,22 +68,27 @@ import numpy as np
 import torch
 from numba import njit
 
-from .simd import LANES, exp_f64, vfma, vload, vsplat, vstore
+from .simd import LANES, exp_f64, vfma, vload, vmul, vsigmoid, vsplat, vstore, vsub, vsum, vtanh
 
-__all__ = ["lstm_block", "lstm_block_exact", "gru_block", "gru_block_exact", "kernels",
+__all__ = ["lstm_block", "lstm_block_f32", "lstm_block_exact", "gru_block", "gru_block_f32",
+           "gru_block_exact", "kernels", "GATES", "CLAMP",
            "prepare_lstm", "prepare_gru", "compile_kernels", "gates_blocked", "bare_chain",
-           "aligned", "ALIGN", "FASTMATH", "CLAMP"]
+           "aligned", "ALIGN", "FASTMATH", "padded_hidden", "state_arrays"]
 
 FASTMATH = {"contract", "reassoc", "nsz"}
 
-#: Activation arguments are clamped to [-CLAMP, CLAMP] before exp (see the module doc).
+#: float64 gate arguments are clamped to [-CLAMP, CLAMP] before exp.
 CLAMP = 40.0
+
+#: Gate arithmetic of the kernels (``kernels(cell, gates)``), the first the default.
+GATES = ("float64", "float32", "libm")
+
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 def _gates(g, h, xt, w0, b0, w_hh, reverse):
     """g[:Gp] = w0 * xt + b0 + W_hh h (blocked layout, panels of <= 4 blocks; module doc)."""
-    H = h.shape[0]
+    H = w_hh.shape[0] // g.shape[0]
     NB = g.shape[0] // LANES
     HL = H * LANES
     xs = vsplat(xt)
@@ -136,11 +149,6 @@ def bare_chain(x, h, w0, b0, w_hh, out):
         out[t] = acc
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _clamp(v):
-    return min(max(v, -CLAMP), CLAMP)
-
-
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 def _readout(h, w_lin, b_lin, xt):
     acc = np.float32(0.0)
@@ -149,89 +157,166 @@ def _readout(h, w_lin, b_lin, xt):
     return (acc + b_lin[0]) + xt
 
 
+@njit(cache=True, error_model="numpy")
+def _check(n_gates, x, h, c, w0, b0, w_hh, w_lin, out):
+    """Shapes the vector code relies on (it does not bounds-check): raise, never corrupt."""
+    Hp = h.shape[0]
+    if (Hp % LANES != 0 or c.shape[0] != Hp or w0.shape[0] != n_gates * Hp
+            or b0.shape[0] != w0.shape[0] or w_lin.shape[0] != Hp or out.shape[0] != x.shape[0]
+            or w_hh.shape[0] % w0.shape[0] != 0 or w_hh.shape[0] // w0.shape[0] > Hp):
+        raise ValueError("kernel arrays do not fit together: build them with prepare_lstm/"
+                         "prepare_gru and state_arrays")
+
+
 # ---------------------------------------------------------------------------------- LSTM
+@njit(cache=True, inline="always", error_model="numpy")
+def _clamp64(v):
+    return min(max(v, -CLAMP), CLAMP)
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def lstm_block(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
-    """LSTM block, exp-only activations with merged divisions (module doc)."""
-    H = h.shape[0]
+    """LSTM block, float64 gates from call-free exp with merged divisions (module doc)."""
+    _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
+    Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
+    H = w_hh.shape[0] // g.shape[0]
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
         for k in range(H):
-            A = 1.0 + exp_f64(-_clamp(np.float64(g[k])))
-            B = 1.0 + exp_f64(-_clamp(np.float64(g[H + k])))
-            eg = exp_f64(-_clamp(2.0 * np.float64(g[2 * H + k])))
+            A = 1.0 + exp_f64(-_clamp64(np.float64(g[k])))
+            B = 1.0 + exp_f64(-_clamp64(np.float64(g[Hp + k])))
+            eg = exp_f64(-_clamp64(2.0 * np.float64(g[2 * Hp + k])))
             C = 1.0 + eg
-            D = 1.0 + exp_f64(-_clamp(np.float64(g[3 * H + k])))
+            D = 1.0 + exp_f64(-_clamp64(np.float64(g[3 * Hp + k])))
             cn = np.float32((np.float64(c[k]) * A * C + (1.0 - eg) * B) / (A * B * C))
             c[k] = cn
-            ec = exp_f64(-_clamp(2.0 * np.float64(cn)))
+            ec = exp_f64(-_clamp64(2.0 * np.float64(cn)))
             h[k] = np.float32((1.0 - ec) / (D * (1.0 + ec)))
         out[t] = _readout(h, w_lin, b_lin, xt)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
-    """As ``lstm_block`` with libm exp/tanh and the textbook gate formulas."""
-    H = h.shape[0]
+def lstm_block_f32(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
+    """LSTM block, float32 16-lane gates (module doc)."""
+    _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
+    Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
+    for t in range(x.shape[0]):
+        xt = x[t]
+        _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
+        acc = vsplat(np.float32(0.0))
+        for k in range(0, Hp, LANES):
+            i = vsigmoid(vload(g, k))
+            f = vsigmoid(vload(g, Hp + k))
+            gg = vtanh(vload(g, 2 * Hp + k))
+            o = vsigmoid(vload(g, 3 * Hp + k))
+            cn = vfma(f, vload(c, k), vmul(i, gg))
+            vstore(c, k, cn)
+            hn = vmul(o, vtanh(cn))
+            vstore(h, k, hn)
+            acc = vfma(hn, vload(w_lin, k), acc)
+        out[t] = (vsum(acc) + b_lin[0]) + xt
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
+    """As ``lstm_block`` with libm exp/tanh in float64 and the textbook gate formulas."""
+    _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
+    Hp = h.shape[0]
+    g = np.empty(w0.shape[0], dtype=np.float32)
+    H = w_hh.shape[0] // g.shape[0]
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
         for k in range(H):
             i = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[k]))))
-            f = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[H + k]))))
-            gg = np.float32(math.tanh(np.float64(g[2 * H + k])))
-            o = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[3 * H + k]))))
+            f = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[Hp + k]))))
+            gg = np.float32(math.tanh(np.float64(g[2 * Hp + k])))
+            o = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[3 * Hp + k]))))
             cn = f * c[k] + i * gg
             c[k] = cn
-            h[k] = np.float32(o * math.tanh(np.float64(cn)))
+            h[k] = o * np.float32(math.tanh(np.float64(cn)))
         out[t] = _readout(h, w_lin, b_lin, xt)
 
 
 # ----------------------------------------------------------------------------------- GRU
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_block(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
-    """GRU block, exp-only activations with merged divisions (module doc)."""
-    H = h.shape[0]
+    """GRU block, float64 gates from call-free exp with merged divisions (module doc)."""
+    _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
+    if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
+        raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
+    Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
+    H = w_hh.shape[0] // g.shape[0]
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
         for k in range(H):
-            r = 1.0 / (1.0 + exp_f64(-_clamp(np.float64(g[k]))))
-            ez = exp_f64(-_clamp(np.float64(g[H + k])))
-            a = np.float64(xt * w_in[k] + b_in[k]) + r * np.float64(g[2 * H + k])
-            en = exp_f64(-_clamp(2.0 * a))
+            r = 1.0 / (1.0 + exp_f64(-_clamp64(np.float64(g[k]))))
+            ez = exp_f64(-_clamp64(np.float64(g[Hp + k])))
+            a = np.float64(xt * w_in[k] + b_in[k]) + r * np.float64(g[2 * Hp + k])
+            en = exp_f64(-_clamp64(2.0 * a))
             hk = np.float64(h[k])
             h[k] = np.float32((ez * (1.0 - en) + hk * (1.0 + en)) / ((1.0 + ez) * (1.0 + en)))
         out[t] = _readout(h, w_lin, b_lin, xt)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
-    """As ``gru_block`` with libm exp/tanh and the textbook gate formulas."""
-    H = h.shape[0]
+def gru_block_f32(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
+    """GRU block, float32 16-lane gates (module doc)."""
+    _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
+    if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
+        raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
+    Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
+        xs = vsplat(xt)
+        acc = vsplat(np.float32(0.0))
+        for k in range(0, Hp, LANES):
+            r = vsigmoid(vload(g, k))
+            z = vsigmoid(vload(g, Hp + k))
+            n = vtanh(vfma(r, vload(g, 2 * Hp + k), vfma(xs, vload(w_in, k), vload(b_in, k))))
+            hn = vfma(z, vsub(vload(h, k), n), n)
+            vstore(h, k, hn)
+            acc = vfma(hn, vload(w_lin, k), acc)
+        out[t] = (vsum(acc) + b_lin[0]) + xt
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
+    """As ``gru_block`` with libm exp/tanh in float64 and the textbook gate formulas."""
+    _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
+    if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
+        raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
+    Hp = h.shape[0]
+    g = np.empty(w0.shape[0], dtype=np.float32)
+    H = w_hh.shape[0] // g.shape[0]
+    for t in range(x.shape[0]):
+        xt = x[t]
+        _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
         for k in range(H):
-            r = 1.0 / (1.0 + math.exp(-np.float64(g[k])))
-            z = 1.0 / (1.0 + math.exp(-np.float64(g[H + k])))
-            n = math.tanh(np.float64(xt * w_in[k] + b_in[k]) + r * np.float64(g[2 * H + k]))
-            h[k] = np.float32((1.0 - z) * n + z * np.float64(h[k]))
+            r = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[k]))))
+            z = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[Hp + k]))))
+            n = np.float32(math.tanh(np.float64(xt * w_in[k] + b_in[k] + r * g[2 * Hp + k])))
+            h[k] = n + z * (h[k] - n)
         out[t] = _readout(h, w_lin, b_lin, xt)
 
 
 # ------------------------------------------------------------------------------- helpers
-def kernels(cell: str, exact: bool = False):
-    """The block function for ``cell`` ("LSTM" or "GRU"), fast or exact-libm activations."""
-    table = {("LSTM", False): lstm_block, ("LSTM", True): lstm_block_exact,
-             ("GRU", False): gru_block, ("GRU", True): gru_block_exact}
+def kernels(cell: str, gates: str = "float64"):
+    """The block function for ``cell`` ("LSTM" or "GRU") and ``gates`` (one of ``GATES``)."""
+    table = {("LSTM", "float64"): lstm_block, ("LSTM", "float32"): lstm_block_f32,
+             ("LSTM", "libm"): lstm_block_exact, ("GRU", "float64"): gru_block,
+             ("GRU", "float32"): gru_block_f32, ("GRU", "libm"): gru_block_exact}
+    if gates not in GATES:
+        raise ValueError(f"gates must be one of {GATES}, got {gates!r}")
     try:
-        return table[(cell.upper(), bool(exact))]
+        return table[(cell.upper(), gates)]
     except KeyError:
         raise ValueError(f"cell must be 'LSTM' or 'GRU', got {cell!r}") from None
 
@@ -283,32 +368,58 @@ def _common(model):
     rec = model.rec
     if rec.num_layers != 1 or rec.input_size != 1 or rec.bias is not True:
         raise ValueError("only single-layer, input-size-1 recurrent layers with biases")
-    w_ih = _f32(rec.weight_ih_l0).reshape(-1)
-    w_hh = _f32(rec.weight_hh_l0)
-    b_ih = _f32(rec.bias_ih_l0)
-    b_hh = _f32(rec.bias_hh_l0)
-    Gp = -(-w_hh.shape[0] // LANES) * LANES
-    return (w_ih, w_hh, b_ih, b_hh, Gp, _f32(model.lin.weight).reshape(-1).copy(),
-            _f32(model.lin.bias).reshape(1).copy())
+    return tuple(_f32(t) for t in (rec.weight_ih_l0.reshape(-1), rec.weight_hh_l0,
+                                   rec.bias_ih_l0, rec.bias_hh_l0, model.lin.weight.reshape(-1),
+                                   model.lin.bias.reshape(1)))
+
+
+def padded_hidden(H: int) -> int:
+    """Hp: the hidden size padded to a multiple of the vector width (module doc)."""
+    return -(-H // LANES) * LANES
+
+
+def _gate_rows(a: np.ndarray, n_gates: int, H: int) -> np.ndarray:
+    """(n_gates * H, ...) -> (n_gates * Hp, ...): each gate's rows padded with zero rows."""
+    Hp = padded_hidden(H)
+    out = np.zeros((n_gates * Hp,) + a.shape[1:], np.float32)
+    for q in range(n_gates):
+        out[q * Hp:q * Hp + H] = a[q * H:(q + 1) * H]
+    return out
+
+
+def _prepare(model, n_gates: int, w0, b0) -> dict:
+    H = model.hidden_size
+    w_ih, w_hh, b_ih, b_hh, w_lin, b_lin = _common(model)
+    return dict(w0=aligned(_gate_rows(w0, n_gates, H)), b0=aligned(_gate_rows(b0, n_gates, H)),
+                w_hh=block_layout(_gate_rows(w_hh, n_gates, H)),
+                w_lin=_padded(w_lin, padded_hidden(H)), b_lin=b_lin)
 
 
 def prepare_lstm(model) -> dict:
     """Kernel arrays of an LSTM ``RecurrentModel`` (a snapshot: later weight edits are not seen)."""
-    w_ih, w_hh, b_ih, b_hh, Gp, w_lin, b_lin = _common(model)
-    return dict(w0=_padded(w_ih, Gp), b0=_padded(b_ih + b_hh, Gp), w_hh=block_layout(w_hh),
-                w_lin=w_lin, b_lin=b_lin)
+    w_ih, _, b_ih, b_hh, _, _ = _common(model)
+    return _prepare(model, 4, w_ih, b_ih + b_hh)
 
 
 def prepare_gru(model) -> dict:
     """Kernel arrays of a GRU ``RecurrentModel``: b0 = [b_ir+b_hr, b_iz+b_hz, b_hn], w0 = [W_ir,
     W_iz, 0], and W_in, b_in apart (module doc)."""
-    w_ih, w_hh, b_ih, b_hh, Gp, w_lin, b_lin = _common(model)
+    w_ih, _, b_ih, b_hh, _, _ = _common(model)
     H = model.hidden_size
     w0 = w_ih.copy()
     w0[2 * H:] = 0.0
     b0 = np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_hh[2 * H:]])
-    return dict(w0=_padded(w0, Gp), b0=_padded(b0, Gp), w_hh=block_layout(w_hh),
-                w_in=w_ih[2 * H:].copy(), b_in=b_ih[2 * H:].copy(), w_lin=w_lin, b_lin=b_lin)
+    p = _prepare(model, 3, w0, b0)
+    Hp = padded_hidden(H)
+    p.update(w_in=_padded(w_ih[2 * H:], Hp), b_in=_padded(b_ih[2 * H:], Hp))
+    return p
+
+
+def state_arrays(model) -> tuple:
+    """Zeroed, aligned state for the kernels: (h,) for a GRU, (h, c) for an LSTM, each (Hp,)."""
+    Hp = padded_hidden(model.hidden_size)
+    n = 2 if model.cell == "LSTM" else 1
+    return tuple(aligned(np.zeros(Hp, np.float32)) for _ in range(n))
 
 
 #: Argument order after the state arrays, per cell.
@@ -320,7 +431,7 @@ def compile_kernels() -> float:
     """Compile (or load from numba's disk cache) every kernel; return the seconds it took."""
     import time
 
-    from .simd import exp_array
+    from .simd import apply
     t0 = time.perf_counter()
     x = np.zeros(2, np.float32)
     out = np.empty(2, np.float32)
@@ -328,12 +439,11 @@ def compile_kernels() -> float:
         model = _tiny(cell)
         p = prep(model)
         args = [p[k] for k in ARGS[cell]]
-        state = (np.zeros(2, np.float32),) * (2 if cell == "LSTM" else 1)
-        for exact in (False, True):
-            kernels(cell, exact)(x, *[s.copy() for s in state], *args, out)
-    gates_blocked(np.float32(0.0), np.zeros(2, np.float32), p["w0"], p["b0"], p["w_hh"],
+        for gates in GATES:
+            kernels(cell, gates)(x, *state_arrays(model), *args, out)
+    gates_blocked(np.float32(0.0), *state_arrays(model)[:1], p["w0"], p["b0"], p["w_hh"],
                   np.empty_like(p["w0"]))
-    exp_array(np.zeros(1))
+    apply("tanh", np.zeros(1, np.float32))
     return time.perf_counter() - t0
 
 

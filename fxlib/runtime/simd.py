@@ -1,5 +1,5 @@
 """Explicit SIMD for the streaming kernels: a 16-lane float32 vector type for numba, and a
-branch-free float64 ``exp`` that LLVM vectorizes.
+float32 gate functions (exp, expm1, sigmoid, tanh) built on it.
 
 Why explicit vectors. A recurrent step at batch 1 is a mat-vec ``g = W_hh h`` followed by
 element-wise gates. Written as plain loops, LLVM vectorizes the mat-vec as ``g += h[j] * W[j]``
@@ -17,16 +17,25 @@ Intrinsics (usable inside ``@njit`` code only):
   ``a`` from flat index ``i`` (no bounds check: callers pad arrays to a multiple of 16);
 * ``vsplat(x)``: a float32 broadcast to 16 lanes;
 * ``vfma(a, b, c)``: a * b + c, lane-wise, fused (``llvm.fma``: one rounding);
-* ``f64_from_bits(n)``: the float64 whose IEEE-754 bits are the int64 ``n`` (a bit cast).
+* ``vadd``, ``vsub``, ``vmul``, ``vdiv``, ``vmin``, ``vmax``, ``vrint``, ``vpow2``,
+  ``vsum``: lane-wise arithmetic, rounding, 2**n, and a fixed-order horizontal sum.
 
-``exp_f64`` (inline) evaluates exp(y) for |y| <= 700 in float64 without a library call:
-y = n ln2 + r with n = round(y / ln2), |r| <= ln2/2 (+ rounding), exp(r) by the degree-8
-Chebyshev interpolant of exp on [-0.347, 0.347] (coefficients below, computed with
-``numpy.polynomial.chebyshev.chebinterpolate`` and converted to the monomial basis), and 2^n
-by writing n + 1023 into the exponent bits. Measured maximum relative error over the
-interpolation interval: 1.07e-12; ``EXP_MAX_REL_ERR`` = 2e-12 over the whole range is checked in
-``tests/test_runtime.py`` -- 30,000 times below float32's relative rounding error (6e-8), which is
-the precision every value is rounded to afterwards.
+``exp_f64`` (inline, scalar code that LLVM vectorizes) evaluates exp(y) for |y| <= 700 in float64
+without a library call: y = n ln2 + r with n = round(y / ln2), |r| <= ln2/2 (+ rounding), exp(r)
+by the degree-8 Chebyshev interpolant of exp on [-0.347, 0.347] (``numpy.polynomial.chebyshev.
+chebinterpolate``, monomial basis), 2^n by writing n + 1023 into the exponent bits (intrinsic
+``f64_from_bits``). Measured maximum relative error 1.07e-12; ``EXP_MAX_REL_ERR`` = 2e-12 is
+checked in ``tests/test_runtime.py``, 30,000 times below float32's rounding error.
+
+Gate functions on these vectors (inline, float32, no library call): ``vexp``, ``vexpm1``,
+``vsigmoid`` = 1 / (1 + exp(-v)) and ``vtanh`` = -m / (2 + m) with m = expm1(-2v), which stays
+accurate relative to the result near 0 (where (1 - e) / (1 + e) would cancel). Arguments of the
+gates are clamped to [-40, 40]. Measured maximum errors over dense grids against float64 NumPy
+(``tests/test_runtime.py``): exp 1.05 ulp, expm1 1.40, sigmoid 2.38, tanh 2.49 (one ulp = one
+unit in the last place of the float32 result); below the clamp, sigmoid returns sigmoid(-40)
+(absolute error <= 4.3e-18). The documented bounds ``EXP_MAX_ULP`` = 2 and ``GATE_MAX_ULP`` = 3
+are what the tests assert. PyTorch's own float32 CPU kernels round at the
+same points (one rounding per gate, c, tanh(c) and h), with errors of the same order.
 
 Note for editors: the kernels inline these functions, and numba's disk cache (``cache=True``)
 only notices edits to the file of the function it compiled; after editing this file, touch
@@ -40,12 +49,18 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "vload", "vstore", "vsplat", "vfma", "f64_from_bits", "exp_f64",
-           "exp_array", "EXP_MAX_REL_ERR"]
+__all__ = ["LANES", "vload", "vstore", "vsplat", "vfma", "vadd", "vsub", "vmul", "vdiv",
+           "vmin", "vmax", "vrint", "vpow2", "vsum", "vexp", "vexpm1", "vsigmoid", "vtanh",
+           "apply", "EXP_MAX_ULP", "GATE_MAX_ULP", "f64_from_bits", "exp_f64", "exp_array",
+           "EXP_MAX_REL_ERR"]
 
 #: float32 lanes of the vector type (one AVX-512 register).
 LANES = 16
 
+#: Documented error bounds, in float32 ulps of the result (checked by tests): vexp and vexpm1
+#: for |y| <= 80; vsigmoid and vtanh for all finite inputs.
+EXP_MAX_ULP = 2.0
+GATE_MAX_ULP = 3.0
 #: Documented bound on |exp_f64(y) / exp(y) - 1| for |y| <= 700 (checked by a test).
 EXP_MAX_REL_ERR = 2e-12
 
@@ -117,6 +132,68 @@ def vfma(typingctx, a, b, c):
     return f32v(f32v, f32v, f32v), codegen
 
 
+def _binop(llvm_op: str, doc: str):
+    """A lane-wise binary intrinsic: an IRBuilder method (fadd, fsub, fmul, fdiv) or an LLVM
+    intrinsic (minnum, maxnum). No fast-math flags: the compiler keeps the order written."""
+    @intrinsic
+    def op(typingctx, a, b):
+        def codegen(context, builder, sig, args):
+            if llvm_op in ("minnum", "maxnum"):
+                fn = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(_VEC, [_VEC, _VEC]), f"llvm.{llvm_op}.v{LANES}f32")
+                return builder.call(fn, args)
+            return getattr(builder, llvm_op)(args[0], args[1])
+        return f32v(f32v, f32v), codegen
+    op.__doc__ = doc
+    return op
+
+
+vadd = _binop("fadd", "a + b, lane-wise")
+vsub = _binop("fsub", "a - b, lane-wise")
+vmul = _binop("fmul", "a * b, lane-wise")
+vdiv = _binop("fdiv", "a / b, lane-wise (correctly rounded)")
+vmin = _binop("minnum", "min(a, b), lane-wise")
+vmax = _binop("maxnum", "max(a, b), lane-wise")
+
+
+@intrinsic
+def vrint(typingctx, a):
+    """Round to the nearest integer (ties to even), lane-wise, as float."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]),
+                                            f"llvm.rint.v{LANES}f32")
+        return builder.call(fn, args)
+    return f32v(f32v), codegen
+
+
+@intrinsic
+def vpow2(typingctx, n):
+    """2**n for integer-valued lanes n in [-126, 127], by writing n + 127 into the exponent."""
+    def codegen(context, builder, sig, args):
+        ivec = ir.VectorType(ir.IntType(32), LANES)
+        k = builder.fptosi(args[0], ivec)
+        k = builder.add(k, ir.Constant(ivec, [127] * LANES))
+        return builder.bitcast(builder.shl(k, ir.Constant(ivec, [23] * LANES)), _VEC)
+    return f32v(f32v), codegen
+
+
+@intrinsic
+def vsum(typingctx, a):
+    """The sum of the 16 lanes, as a fixed tree (lanes 0-7 + 8-15, then halves again)."""
+    def codegen(context, builder, sig, args):
+        v, width = args[0], LANES
+        while width > 1:
+            width //= 2
+            lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), width),
+                                                          list(range(width))))
+            hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), width),
+                                                          list(range(width, 2 * width))))
+            v = builder.fadd(lo, hi)
+        return builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
+    return types.float32(f32v), codegen
+
+
+# ------------------------------------------------------------------------ float64 exp
 @intrinsic
 def f64_from_bits(typingctx, n):
     def codegen(context, builder, sig, args):
@@ -134,16 +211,16 @@ _E5 = 0.00833326576947736
 _E6 = 0.00138888223640261
 _E7 = 0.00019916049118198109
 _E8 = 2.48758974151926e-05
-_LOG2E = 1.4426950408889634
-_LN2 = 0.6931471805599453
+_LOG2E_64 = 1.4426950408889634
+_LN2_64 = 0.6931471805599453
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def exp_f64(y):
     """exp(y) for |y| <= 700, float64, no library call (see the module doc for the bound)."""
     # round(y / ln2) for |y / ln2| < 1024: truncation of a positive number is a floor.
-    n = np.int64(y * _LOG2E + 1024.5) - 1024
-    r = y - np.float64(n) * _LN2
+    n = np.int64(y * _LOG2E_64 + 1024.5) - 1024
+    r = y - np.float64(n) * _LN2_64
     p = _E8
     p = p * r + _E7
     p = p * r + _E6
@@ -163,3 +240,96 @@ def exp_array(y):
     for i in range(y.shape[0]):
         out[i] = exp_f64(y[i])
     return out
+
+
+# ------------------------------------------------------------- float32 exp, expm1, gates
+# Range reduction y = n ln2 + r, n = rint(y / ln2), |r| <= ln2/2, with ln2 split in two
+# (Cody-Waite: n * _LN2_HI is exact for |n| < 2**9); then exp(r) or expm1(r) by polynomials
+# interpolating at Chebyshev nodes on [-0.3466, 0.3466] (numpy.polynomial.chebyshev.
+# chebinterpolate, in float64, rounded to float32).
+_F = np.float32
+_LOG2E = _F(1.4426950408889634)
+_NLN2_HI = _F(-0.693359375)
+_NLN2_LO = _F(2.1219444005469057e-4)
+_CLAMP = _F(40.0)         # sigmoid(-40) = 4e-18, 1 - tanh(20) = 8e-18: far below float32 ulps
+
+
+@njit(cache=True, inline="always")
+def _reduce(y):
+    n = vrint(vmul(y, vsplat(_LOG2E)))
+    r = vfma(n, vsplat(_NLN2_HI), y)
+    return n, vfma(n, vsplat(_NLN2_LO), r)
+
+
+@njit(cache=True, inline="always")
+def vexp(y):
+    """exp(y), |y| <= 80 (see ``EXP_MAX_ULP``)."""
+    n, r = _reduce(y)
+    p = vsplat(_F(0.0013941116631031036))
+    p = vfma(p, r, vsplat(_F(0.008375132456421852)))
+    p = vfma(p, r, vsplat(_F(0.04166635125875473)))
+    p = vfma(p, r, vsplat(_F(0.16666415333747864)))
+    p = vfma(p, r, vsplat(_F(0.5)))
+    p = vfma(p, r, vsplat(_F(1.0)))
+    p = vfma(p, r, vsplat(_F(1.0)))
+    return vmul(p, vpow2(n))
+
+
+@njit(cache=True, inline="always")
+def vexpm1(y):
+    """exp(y) - 1, |y| <= 80, accurate relative to the result also near y = 0."""
+    n, r = _reduce(y)
+    q = vsplat(_F(0.00019890988187398762))      # q(r) = (expm1(r) - r) / r**2
+    q = vfma(q, r, vsplat(_F(0.001393364742398262)))
+    q = vfma(q, r, vsplat(_F(0.00833331048488617)))
+    q = vfma(q, r, vsplat(_F(0.04166646674275398)))
+    q = vfma(q, r, vsplat(_F(0.1666666716337204)))
+    q = vfma(q, r, vsplat(_F(0.5)))
+    em1 = vfma(vmul(r, r), q, r)
+    s = vpow2(n)
+    return vfma(s, em1, vsub(s, vsplat(_F(1.0))))   # 2**n (expm1(r) + 1) - 1
+
+
+@njit(cache=True, inline="always")
+def _clamp(v):
+    return vmin(vmax(v, vsplat(-_CLAMP)), vsplat(_CLAMP))
+
+
+@njit(cache=True, inline="always")
+def vsigmoid(v):
+    """1 / (1 + exp(-v)), lane-wise (see ``SIGMOID_MAX_ULP``)."""
+    one = vsplat(_F(1.0))
+    return vdiv(one, vadd(one, vexp(vsub(vsplat(_F(0.0)), _clamp(v)))))
+
+
+@njit(cache=True, inline="always")
+def vtanh(v):
+    """tanh(v) = -m / (2 + m), m = expm1(-2v): relative accuracy also for small |v|."""
+    m = vexpm1(vmul(vsplat(_F(-2.0)), _clamp(v)))
+    return vdiv(vsub(vsplat(_F(0.0)), m), vadd(vsplat(_F(2.0)), m))
+
+
+@njit(cache=True)
+def _apply(fn_id, y, out):
+    for i in range(0, y.shape[0], LANES):
+        v = vload(y, i)
+        if fn_id == 0:
+            r = vexp(v)
+        elif fn_id == 1:
+            r = vexpm1(v)
+        elif fn_id == 2:
+            r = vsigmoid(v)
+        else:
+            r = vtanh(v)
+        vstore(out, i, r)
+
+
+def apply(name: str, y: np.ndarray) -> np.ndarray:
+    """``vexp``/``vexpm1``/``vsigmoid``/``vtanh`` over a float32 array (for tests)."""
+    fn_id = ("exp", "expm1", "sigmoid", "tanh").index(name)
+    n = y.shape[0]
+    buf = np.zeros(-(-n // LANES) * LANES, np.float32)
+    buf[:n] = y
+    out = np.empty_like(buf)
+    _apply(fn_id, buf, out)
+    return out[:n]
