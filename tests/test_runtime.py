@@ -149,7 +149,8 @@ def _check_all_partitions(model, x: np.ndarray, seed: int, ref64: np.ndarray | N
     return errors
 
 
-@pytest.mark.parametrize("name,gates", [(n, "float64") for n in ("B", "B16", "B8", "C", "C16", "C8")]
+@pytest.mark.parametrize("name,gates",
+                         [(n, "float64") for n in ("B", "B16", "B8", "C", "C16", "C8")]
                          + [(n, "float32") for n in ("B", "B8", "C", "C16")])
 def test_numba_stream_matches_forward_random_weights(name, gates, long_signal):
     torch.manual_seed(1234)

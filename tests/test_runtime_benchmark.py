@@ -81,7 +81,8 @@ def test_benchmark_table_csv_goals_and_plots(tmp_path, capsys, monkeypatch):
     for m in ("B8", "C8"):
         assert {(m, "fxlib", "64"), (m, "fxlib", "whole"), (m, "torch", "whole"),
                 (m, "onnxruntime", "64")} <= got
-    assert {("Av2", "fxlib", "64"), ("Av2", "torch", "whole"), ("Av2", "onnxruntime", "whole")} <= got
+    assert {("Av2", "fxlib", "64"), ("Av2", "torch", "whole"),
+            ("Av2", "onnxruntime", "whole")} <= got
     assert all(float(r["ms_per_s"]) > 0 and np.isfinite(float(r["rtf"])) for r in rows)
     assert (tmp_path / "bench_stream.png").is_file() and (tmp_path / "bench_stream.svg").is_file()
 

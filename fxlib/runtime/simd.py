@@ -139,8 +139,9 @@ def _binop(llvm_op: str, doc: str):
     def op(typingctx, a, b):
         def codegen(context, builder, sig, args):
             if llvm_op in ("minnum", "maxnum"):
-                fn = cgutils.get_or_insert_function(
-                    builder.module, ir.FunctionType(_VEC, [_VEC, _VEC]), f"llvm.{llvm_op}.v{LANES}f32")
+                fn = cgutils.get_or_insert_function(builder.module,
+                                                    ir.FunctionType(_VEC, [_VEC, _VEC]),
+                                                    f"llvm.{llvm_op}.v{LANES}f32")
                 return builder.call(fn, args)
             return getattr(builder, llvm_op)(args[0], args[1])
         return f32v(f32v, f32v), codegen

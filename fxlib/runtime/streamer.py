@@ -224,9 +224,9 @@ class Streamer:
     backend "torch"). ``gates`` (numba only) picks the kernels' gate arithmetic:
     ``"float64"`` (default: call-free float64 exp, closest to the float64 model),
     ``"float32"`` (16-lane float32 gates, ~1.4x faster for 64 units, rounding like PyTorch) or
-    ``"libm"`` (reference); see ``fxlib.runtime.kernels``. The numba backend copies the weights at construction (build a new ``Streamer``
-    after changing them) and compiles its kernel there too, so the first ``process`` call does
-    not (~1 s on first use, ~0.1-0.4 s from numba's disk cache afterwards).
+    ``"libm"`` (reference); see ``fxlib.runtime.kernels``. The numba backend copies the
+    weights at construction (build a new ``Streamer`` after changing them) and compiles its
+    kernel there too, so the first ``process`` call does not (~1 s on first use, ~0.1-0.4 s from numba's disk cache afterwards).
     """
 
     def __init__(self, model, backend: str = "auto", *, gates: str = "float64"):
