@@ -226,7 +226,8 @@ class Streamer:
     ``"float32"`` (16-lane float32 gates, ~1.4x faster for 64 units, rounding like PyTorch) or
     ``"libm"`` (reference); see ``fxlib.runtime.kernels``. The numba backend copies the
     weights at construction (build a new ``Streamer`` after changing them) and compiles its
-    kernel there too, so the first ``process`` call does not (~1 s on first use, ~0.1-0.4 s from numba's disk cache afterwards).
+    kernel there too, so the first ``process`` call does not (~1 s on first use, ~0.1-0.4 s
+    from numba's disk cache afterwards).
     """
 
     def __init__(self, model, backend: str = "auto", *, gates: str = "float64"):
