@@ -183,7 +183,7 @@ def lstm_block(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
     _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = w_hh.shape[0] // g.shape[0]
+    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
@@ -229,7 +229,7 @@ def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
     _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = w_hh.shape[0] // g.shape[0]
+    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
@@ -253,7 +253,7 @@ def gru_block(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
         raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = w_hh.shape[0] // g.shape[0]
+    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
@@ -298,7 +298,7 @@ def gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
         raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = w_hh.shape[0] // g.shape[0]
+    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
