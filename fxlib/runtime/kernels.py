@@ -171,23 +171,29 @@ def _check(n_gates, x, h, c, w0, b0, w_hh, w_lin, out):
                          "prepare_gru and state_arrays")
 
 
-# ---------------------------------------------------------------------------------- LSTM
+@njit(cache=True, error_model="numpy")
+def _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out):
+    _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
+    if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
+        raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _clamp64(v):
     return min(max(v, -CLAMP), CLAMP)
 
 
+# ---------------------------------------------------------------------------------- LSTM
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def lstm_block(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
     """LSTM block, float64 gates from call-free exp with merged divisions (module doc)."""
     _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
-        for k in range(H):
+        for k in range(Hp):                # padded units too: they stay exactly 0
             A = 1.0 + exp_f64(-_clamp64(np.float64(g[k])))
             B = 1.0 + exp_f64(-_clamp64(np.float64(g[Hp + k])))
             eg = exp_f64(-_clamp64(2.0 * np.float64(g[2 * Hp + k])))
@@ -229,11 +235,10 @@ def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
     _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
-        for k in range(H):
+        for k in range(Hp):                # padded units too: they stay exactly 0
             i = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[k]))))
             f = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[Hp + k]))))
             gg = np.float32(math.tanh(np.float64(g[2 * Hp + k])))
@@ -248,16 +253,13 @@ def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_block(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
     """GRU block, float64 gates from call-free exp with merged divisions (module doc)."""
-    _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
-    if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
-        raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
+    _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
-        for k in range(H):
+        for k in range(Hp):                # padded units too: they stay exactly 0
             r = 1.0 / (1.0 + exp_f64(-_clamp64(np.float64(g[k]))))
             ez = exp_f64(-_clamp64(np.float64(g[Hp + k])))
             a = np.float64(xt * w_in[k] + b_in[k]) + r * np.float64(g[2 * Hp + k])
@@ -270,9 +272,7 @@ def gru_block(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_block_f32(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
     """GRU block, float32 16-lane gates (module doc)."""
-    _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
-    if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
-        raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
+    _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
     for t in range(x.shape[0]):
@@ -293,16 +293,13 @@ def gru_block_f32(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
     """As ``gru_block`` with libm exp/tanh in float64 and the textbook gate formulas."""
-    _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
-    if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
-        raise ValueError("kernel arrays do not fit together: w_in/b_in must have Hp entries")
+    _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
-    H = Hp                  # the padded units too: they stay exactly 0 (module doc)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
-        for k in range(H):
+        for k in range(Hp):                # padded units too: they stay exactly 0
             r = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[k]))))
             z = np.float32(1.0 / (1.0 + math.exp(-np.float64(g[Hp + k]))))
             n = np.float32(math.tanh(np.float64(xt * w_in[k] + b_in[k] + r * g[2 * Hp + k])))

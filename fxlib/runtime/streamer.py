@@ -98,7 +98,6 @@ class _RNNNumba:
 
     def __init__(self, model: RecurrentModel, gates: str = "float64"):
         from . import kernels as K
-        H = model.hidden_size
         self._lstm = model.cell == "LSTM"
         p = K.prepare_lstm(model) if self._lstm else K.prepare_gru(model)
         self._kernel = K.kernels(model.cell, gates)
