@@ -97,7 +97,7 @@ def test_benchmark_without_onnxruntime_skips_its_rows(tmp_path, capsys, monkeypa
     assert "vs onnxruntime@64: not measured" in out.out
     rows = _rows(tmp_path / "bench_stream.csv")
     assert {(r["engine"], r["block"]) for r in rows} == {
-        ("fxlib", "64"), ("fxlib", "whole"), ("fxlib-f32", "64"), ("fxlib-f32", "whole"),
+        ("fxlib", "64"), ("fxlib", "whole"), ("fxlib-f64", "64"), ("fxlib-f64", "whole"),
         ("torch", "64"), ("torch", "whole")}
     assert all(float(r["ms_per_s"]) > 0 for r in rows)
     assert not (tmp_path / "bench_stream.png").exists()

@@ -14,8 +14,9 @@ compute s), and same-run ratios.
 Engines:
 
 * ``fxlib``: ``fxlib.runtime.Streamer`` (B/C: the numba per-sample kernels with their default
-  float64 gates; A/Av2: the exact streaming overlap-add, latency 4094 samples, frames through
-  PyTorch). ``fxlib-f32``: B/C with ``gates="float32"`` (16-lane float32 gates).
+  16-lane float32 gates; A/Av2: the exact streaming overlap-add, latency 4094 samples, frames
+  through PyTorch). ``fxlib-f64``: B/C with ``gates="float64"`` (per-unit float64 gates, the
+  closest to the float64 model).
 * ``torch``: PyTorch's own whole-signal forward -- for B/C ``nn.LSTM``/``nn.GRU`` + linear +
   skip (bypassing fxlib's numba GRU kernel, so this is PyTorch's number), for A/Av2
   ``model(x)``. The baseline of the ratios ``x torch``. With ``--torch-blocks``, also
@@ -121,12 +122,12 @@ def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
         def proc(blk, s=s, out=out):
             s.process(blk, out[:blk.shape[0]])
         yield "fxlib", b, _blocked(proc, s.reset, x, b)
-    if rnn:                                         # the float32-gate kernels (opt-in)
-        s32 = Streamer(model, gates="float32")
+    if rnn:                                         # the float64-gate kernels (opt-in)
+        s64 = Streamer(model, gates="float64")
         for b in blocks + ["whole"]:
-            def proc32(blk, s=s32, out=out):
+            def proc64(blk, s=s64, out=out):
                 s.process(blk, out[:blk.shape[0]])
-            yield "fxlib-f32", b, _blocked(proc32, s32.reset, x, b)
+            yield "fxlib-f64", b, _blocked(proc64, s64.reset, x, b)
     xt = torch.from_numpy(x)[None]
     if rnn:
         tr = _TorchRNN(model)
@@ -195,7 +196,7 @@ def goals(rows) -> list[str]:
     get = {(r["model"], r["engine"], r["block"]): r["ms_per_s"] for r in rows}
     lines = []
     pairs = [(m, e) for m in sorted({r["model"] for r in rows if not r["model"].startswith("A")},
-                                    key=MODELS.index) for e in ("fxlib", "fxlib-f32")]
+                                    key=MODELS.index) for e in ("fxlib", "fxlib-f64")]
     for m, engine in pairs:
         ms = get.get((m, engine, 64))
         if ms is None:
@@ -249,7 +250,7 @@ def _plots(rows, out: Path, profile: str, source: str, device: str,
     pos = {b: i for i, b in enumerate(ticks)}      # numeric order whatever the model order
     # One colour per model, one line style and marker per engine (legend: models, then engines).
     from matplotlib.lines import Line2D
-    styles = {"fxlib": "-o", "fxlib-f32": "-.d", "onnxruntime": "--s", "torch": ":^"}
+    styles = {"fxlib": "-o", "fxlib-f64": "-.d", "onnxruntime": "--s", "torch": ":^"}
     models = list(dict.fromkeys(r["model"] for r in rows))
     for i, m in enumerate(models):
         for eng, style in styles.items():

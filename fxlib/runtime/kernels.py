@@ -35,7 +35,14 @@ the product with r; W_in and b_in are passed separately. y[t] = w_lin . h[t] + b
 
 Gates, three variants of the same kernel (``kernels(cell, gates)``, ``GATES``):
 
-* ``"float64"`` (default, ``lstm_block``/``gru_block``): per unit, in float64 from the float32
+* ``"float32"`` (default, ``lstm_block``/``gru_block``): 16 units at a time in float32 with
+  call-free gate functions: the compensated ``simd.vsigmoid`` (<= 1.5 ulp, ~0.25 ulp on
+  average, like a correctly rounded one) for the gates that multiply the carried state (LSTM f,
+  GRU z), the plain ``simd.vsigmoid_fast`` (<= 2.5 ulp) for the others (LSTM i, o; GRU r), and
+  ``simd.vtanh`` (<= 2.5 ulp); rounding where PyTorch's float32 cell rounds (each gate;
+  c' = f c + i g as one fused multiply-add; tanh(c'); h' = o tanh(c'); GRU h' = n + z (h - n)).
+  The fastest variant (1.2-1.35x the ``"float64"`` one for 64 units).
+* ``"float64"`` (``lstm_block_f64``/``gru_block_f64``): per unit, in float64 from the float32
   pre-activations, with exp only (``simd.exp_f64``, relative error <= 2e-12, no library call,
   so the loop vectorizes), arguments clamped to [-40, 40], and the divisions merged: for the
   LSTM, with A, B, C, D = 1 + exp(-i), 1 + exp(-f), 1 + exp(-2g), 1 + exp(-o),
@@ -43,25 +50,27 @@ Gates, three variants of the same kernel (``kernels(cell, gates)``, ``GATES``):
   and h' = o tanh(c') = (1 - e_c) / (D (1 + e_c)), e_c = exp(-2 c'): 5 exp and 2 divisions per
   unit; for the GRU r = 1 / (1 + exp(-a_r)), e_n = exp(-2 a_n), h' = (e_z (1 - e_n) +
   h (1 + e_n)) / ((1 + e_z)(1 + e_n)): 3 exp, 2 divisions. Every value is rounded to float32
-  once (c and h), so this variant is closer to the float64 model than PyTorch's float32 forward.
-* ``"float32"`` (``*_block_f32``): 16 units at a time in float32 with the call-free
-  ``simd.vsigmoid``/``simd.vtanh`` (<= 3 ulp, ``simd.GATE_MAX_ULP``), rounding where PyTorch's
-  float32 cell rounds (each gate; c' = f c + i g as one fused multiply-add; tanh(c');
-  h' = o tanh(c'); GRU h' = n + z (h - n)). About 1.4x faster than ``"float64"`` for the 64-unit
-  models, at PyTorch's float32 fidelity rather than better. Models that amplify rounding show
-  the difference after 60 s of audio, as max |stream - float64 model| (PyTorch float32 in
-  brackets): pretrained muff-muff2 LSTM 1.0e-5 float64 gates, 4.6e-5 float32 gates (1.7e-5);
-  muff-muff4 GRU 2.6e-4, 3.3e-4 (8.5e-4); this study's quick-profile C h64, 2.4e-4, 6.0e-3
-  (1.0e-2).
+  once (c and h): the closest of the three to the float64 model.
 * ``"libm"`` (``*_block_exact``): per-unit loops with libm ``math.exp``/``math.tanh`` in float64
   and the textbook formulas, for comparison.
 
-All three match PyTorch's float32 forward to float32 rounding on ordinary weights (tests: <= 1e-5
-over 60 s for any block partition; measured ~1e-7).
+Fidelity. All three match PyTorch's float32 forward to float32 rounding on ordinary weights
+(tests: <= 1e-5 over 60 s for any block partition; measured ~1e-7). Models that amplify
+rounding show the differences after 60 s of audio, as max |stream - float64 model| (float32 /
+float64 / libm gates; PyTorch's float32 forward in brackets): pretrained muff-muff2 LSTM 1.3e-5
+/ 1.0e-5 / 1.4e-5 (1.7e-5); muff-muff4 GRU 6.1e-5 / 2.6e-4 / 2.0e-4 (8.5e-4); this study's
+quick-profile C h64 6.3e-3 / 2.4e-4 / 3.6e-3 (1.0e-2). The forget gate is where the accuracy
+of sigmoid shows: it multiplies the cell state every sample, so its rounding compounds; with
+the plain sigmoid there (2.4 ulp, ~0.4 ulp on average) the muff-muff2 figure is 4.6e-5, 2.7x
+PyTorch's, and with it on the input and output gates as well, unchanged. The compensated
+sigmoid everywhere costs 3 % more time for the same fidelity.
 
-fastmath: ``FASTMATH = {"contract", "reassoc", "nsz"}`` applies to the scalar code (the exact
-kernels' loops); the vector intrinsics carry no fast-math flags, so the gate functions'
-range reduction is computed as written.
+fastmath: ``FASTMATH = {"contract", "reassoc", "nsz"}`` serves the scalar loops of the float64
+and libm kernels (it lets LLVM vectorize them). The float32 kernels compile **without**
+fast-math: numba puts its flags on every floating-point instruction of the compiled function,
+the inlined vector gate functions' included, and reassociation would fold their compensated
+sums away (measured: muff-muff2 drifted to 4.6e-5). Compiled so, the gates in the kernels are
+bit for bit the functions ``simd.apply`` evaluates for the error-bound tests (a test checks).
 """
 from __future__ import annotations
 
@@ -71,9 +80,10 @@ import numpy as np
 import torch
 from numba import njit
 
-from .simd import LANES, exp_f64, vfma, vload, vmul, vsigmoid, vsplat, vstore, vsub, vsum, vtanh
+from .simd import (LANES, exp_f64, vfma, vload, vmul, vsigmoid, vsigmoid_fast, vsplat, vstore,
+                   vsub, vsum, vtanh)
 
-__all__ = ["lstm_block", "lstm_block_f32", "lstm_block_exact", "gru_block", "gru_block_f32",
+__all__ = ["lstm_block_f64", "lstm_block", "lstm_block_exact", "gru_block_f64", "gru_block",
            "gru_block_exact", "kernels", "GATES", "CLAMP",
            "prepare_lstm", "prepare_gru", "compile_kernels", "gates_blocked", "bare_chain",
            "aligned", "ALIGN", "FASTMATH", "padded_hidden", "state_arrays"]
@@ -84,7 +94,7 @@ FASTMATH = {"contract", "reassoc", "nsz"}
 CLAMP = 40.0
 
 #: Gate arithmetic of the kernels (``kernels(cell, gates)``), the first the default.
-GATES = ("float64", "float32", "libm")
+GATES = ("float32", "float64", "libm")
 
 
 
@@ -160,18 +170,27 @@ def _readout(h, w_lin, b_lin, xt):
     return (acc + b_lin[0]) + xt
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _check(n_gates, x, h, c, w0, b0, w_hh, w_lin, out):
-    """Shapes the vector code relies on (it does not bounds-check): raise, never corrupt."""
+    """Before any state is touched: the shapes the vector code relies on (it does not
+    bounds-check), and a finite input block (NaN/inf would poison the state for good).
+    Raise, never corrupt. The finiteness test, x - x == 0, holds only without fast-math, and
+    numba compiles a callee with its caller's fastmath unless the callee sets its own: hence
+    the explicit ``fastmath=False`` (without it, the float64 kernels let NaN through)."""
     Hp = h.shape[0]
     if (Hp % LANES != 0 or c.shape[0] != Hp or w0.shape[0] != n_gates * Hp
             or b0.shape[0] != w0.shape[0] or w_lin.shape[0] != Hp or out.shape[0] != x.shape[0]
             or w_hh.shape[0] % w0.shape[0] != 0 or w_hh.shape[0] // w0.shape[0] > Hp):
         raise ValueError("kernel arrays do not fit together: build them with prepare_lstm/"
                          "prepare_gru and state_arrays")
+    acc = np.float32(0.0)
+    for t in range(x.shape[0]):
+        acc += x[t] - x[t]
+    if not acc == 0.0:
+        raise ValueError("process() got non-finite samples (NaN or inf) in the block")
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out):
     _check(3, x, h, h, w0, b0, w_hh, w_lin, out)
     if w_in.shape[0] != h.shape[0] or b_in.shape[0] != h.shape[0]:
@@ -184,8 +203,31 @@ def _clamp64(v):
 
 
 # ---------------------------------------------------------------------------------- LSTM
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy")
 def lstm_block(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
+    """LSTM block, float32 16-lane gates (module doc; no fast-math on purpose)."""
+    _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
+    Hp = h.shape[0]
+    g = np.empty(w0.shape[0], dtype=np.float32)
+    for t in range(x.shape[0]):
+        xt = x[t]
+        _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
+        acc = vsplat(np.float32(0.0))
+        for k in range(0, Hp, LANES):
+            i = vsigmoid_fast(vload(g, k))
+            f = vsigmoid(vload(g, Hp + k))      # compensated: f scales c every sample
+            gg = vtanh(vload(g, 2 * Hp + k))
+            o = vsigmoid_fast(vload(g, 3 * Hp + k))
+            cn = vfma(f, vload(c, k), vmul(i, gg))
+            vstore(c, k, cn)
+            hn = vmul(o, vtanh(cn))
+            vstore(h, k, hn)
+            acc = vfma(hn, vload(w_lin, k), acc)
+        out[t] = (vsum(acc) + b_lin[0]) + xt
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def lstm_block_f64(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
     """LSTM block, float64 gates from call-free exp with merged divisions (module doc)."""
     _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
     Hp = h.shape[0]
@@ -207,31 +249,8 @@ def lstm_block(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def lstm_block_f32(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
-    """LSTM block, float32 16-lane gates (module doc)."""
-    _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
-    Hp = h.shape[0]
-    g = np.empty(w0.shape[0], dtype=np.float32)
-    for t in range(x.shape[0]):
-        xt = x[t]
-        _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
-        acc = vsplat(np.float32(0.0))
-        for k in range(0, Hp, LANES):
-            i = vsigmoid(vload(g, k))
-            f = vsigmoid(vload(g, Hp + k))
-            gg = vtanh(vload(g, 2 * Hp + k))
-            o = vsigmoid(vload(g, 3 * Hp + k))
-            cn = vfma(f, vload(c, k), vmul(i, gg))
-            vstore(c, k, cn)
-            hn = vmul(o, vtanh(cn))
-            vstore(h, k, hn)
-            acc = vfma(hn, vload(w_lin, k), acc)
-        out[t] = (vsum(acc) + b_lin[0]) + xt
-
-
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
-    """As ``lstm_block`` with libm exp/tanh in float64 and the textbook gate formulas."""
+    """As ``lstm_block_f64`` with libm exp/tanh in float64 and the textbook gate formulas."""
     _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
@@ -250,8 +269,29 @@ def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
 
 
 # ----------------------------------------------------------------------------------- GRU
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy")
 def gru_block(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
+    """GRU block, float32 16-lane gates (module doc; no fast-math on purpose)."""
+    _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
+    Hp = h.shape[0]
+    g = np.empty(w0.shape[0], dtype=np.float32)
+    for t in range(x.shape[0]):
+        xt = x[t]
+        _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
+        xs = vsplat(xt)
+        acc = vsplat(np.float32(0.0))
+        for k in range(0, Hp, LANES):
+            r = vsigmoid_fast(vload(g, k))
+            z = vsigmoid(vload(g, Hp + k))      # compensated: z scales h every sample
+            n = vtanh(vfma(r, vload(g, 2 * Hp + k), vfma(xs, vload(w_in, k), vload(b_in, k))))
+            hn = vfma(z, vsub(vload(h, k), n), n)
+            vstore(h, k, hn)
+            acc = vfma(hn, vload(w_lin, k), acc)
+        out[t] = (vsum(acc) + b_lin[0]) + xt
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def gru_block_f64(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
     """GRU block, float64 gates from call-free exp with merged divisions (module doc)."""
     _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
     Hp = h.shape[0]
@@ -270,29 +310,8 @@ def gru_block(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def gru_block_f32(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
-    """GRU block, float32 16-lane gates (module doc)."""
-    _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
-    Hp = h.shape[0]
-    g = np.empty(w0.shape[0], dtype=np.float32)
-    for t in range(x.shape[0]):
-        xt = x[t]
-        _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
-        xs = vsplat(xt)
-        acc = vsplat(np.float32(0.0))
-        for k in range(0, Hp, LANES):
-            r = vsigmoid(vload(g, k))
-            z = vsigmoid(vload(g, Hp + k))
-            n = vtanh(vfma(r, vload(g, 2 * Hp + k), vfma(xs, vload(w_in, k), vload(b_in, k))))
-            hn = vfma(z, vsub(vload(h, k), n), n)
-            vstore(h, k, hn)
-            acc = vfma(hn, vload(w_lin, k), acc)
-        out[t] = (vsum(acc) + b_lin[0]) + xt
-
-
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
-    """As ``gru_block`` with libm exp/tanh in float64 and the textbook gate formulas."""
+    """As ``gru_block_f64`` with libm exp/tanh in float64 and the textbook gate formulas."""
     _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
     Hp = h.shape[0]
     g = np.empty(w0.shape[0], dtype=np.float32)
@@ -308,11 +327,11 @@ def gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
 
 
 # ------------------------------------------------------------------------------- helpers
-def kernels(cell: str, gates: str = "float64"):
+def kernels(cell: str, gates: str = "float32"):
     """The block function for ``cell`` ("LSTM" or "GRU") and ``gates`` (one of ``GATES``)."""
-    table = {("LSTM", "float64"): lstm_block, ("LSTM", "float32"): lstm_block_f32,
-             ("LSTM", "libm"): lstm_block_exact, ("GRU", "float64"): gru_block,
-             ("GRU", "float32"): gru_block_f32, ("GRU", "libm"): gru_block_exact}
+    table = {("LSTM", "float32"): lstm_block, ("LSTM", "float64"): lstm_block_f64,
+             ("LSTM", "libm"): lstm_block_exact, ("GRU", "float32"): gru_block,
+             ("GRU", "float64"): gru_block_f64, ("GRU", "libm"): gru_block_exact}
     if gates not in GATES:
         raise ValueError(f"gates must be one of {GATES}, got {gates!r}")
     try:

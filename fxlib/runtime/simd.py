@@ -17,8 +17,10 @@ Intrinsics (usable inside ``@njit`` code only):
   ``a`` from flat index ``i`` (no bounds check: callers pad arrays to a multiple of 16);
 * ``vsplat(x)``: a float32 broadcast to 16 lanes;
 * ``vfma(a, b, c)``: a * b + c, lane-wise, fused (``llvm.fma``: one rounding);
-* ``vadd``, ``vsub``, ``vmul``, ``vdiv``, ``vmin``, ``vmax``, ``vrint``, ``vpow2``,
-  ``vsum``: lane-wise arithmetic, rounding, 2**n, and a fixed-order horizontal sum.
+* ``vadd``, ``vsub``, ``vmul``, ``vdiv``, ``vmin``, ``vmax``, ``vabs``, ``vcopysign``,
+  ``vselect_lt(a, b, x, y)`` (a < b ? x : y), ``vexp2_shifted`` (2**n from the bits of
+  1.5 * 2**23 + n), ``vsum``: lane-wise arithmetic, selection, and a fixed-order horizontal
+  sum.
 
 ``exp_f64`` (inline, scalar code that LLVM vectorizes) evaluates exp(y) for |y| <= 700 in float64
 without a library call: y = n ln2 + r with n = round(y / ln2), |r| <= ln2/2 (+ rounding), exp(r)
@@ -27,15 +29,33 @@ chebinterpolate``, monomial basis), 2^n by writing n + 1023 into the exponent bi
 ``f64_from_bits``). Measured maximum relative error 1.07e-12; ``EXP_MAX_REL_ERR`` = 2e-12 is
 checked in ``tests/test_runtime.py``, 30,000 times below float32's rounding error.
 
-Gate functions on these vectors (inline, float32, no library call): ``vexp``, ``vexpm1``,
-``vsigmoid`` = 1 / (1 + exp(-v)) and ``vtanh`` = -m / (2 + m) with m = expm1(-2v), which stays
-accurate relative to the result near 0 (where (1 - e) / (1 + e) would cancel). Arguments of the
-gates are clamped to [-40, 40]. Measured maximum errors over dense grids against float64 NumPy
-(``tests/test_runtime.py``): exp 1.05 ulp, expm1 1.40, sigmoid 2.38, tanh 2.49 (one ulp = one
-unit in the last place of the float32 result); below the clamp, sigmoid returns sigmoid(-40)
-(absolute error <= 4.3e-18). The documented bounds ``EXP_MAX_ULP`` = 2 and ``GATE_MAX_ULP`` = 3
-are what the tests assert. PyTorch's own float32 CPU kernels round at the
-same points (one rounding per gate, c, tanh(c) and h), with errors of the same order.
+Gate functions on these vectors (inline, float32, no library call). One range reduction and
+one polynomial serve all: y = n ln2 + r (n rounded by adding 1.5 * 2^23, Cody-Waite), p =
+expm1(r) by a degree-7 polynomial, s = 2^n, then ``vexp`` = s p + s and ``vexpm1`` =
+s p + (s - 1), each one fused multiply-add.
+
+* ``vsigmoid``: with a = |v|, e = exp(-a) = s (1 + p) <= 1 is carried as e_hi + e_lo (the
+  residual of a fused multiply-add is exact), d = 1 + e as d_hi + d_lo (Fast2Sum), and
+  y = 1 / d_hi corrected by its exact residual; sigmoid(a) = 1 / d, sigmoid(-a) = e / d =
+  s (1 + p) / d, so neither branch rounds 1 + e or exp(-v) > 1 before dividing. This is what
+  the LSTM's forget gate and the GRU's update gate need: they multiply the carried state every
+  sample, so their rounding compounds (``kernels`` doc).
+* ``vsigmoid_fast`` = 1 / (1 + exp(-v)) as written: ~1/3 fewer operations and a shorter
+  dependency chain, for the other gates (LSTM i, o; GRU r), whose rounding enters once.
+* ``vtanh`` = sign(v) t(|v|): t = -m / (2 + m), m = expm1(-2|v|), for |v| < 0.55 (relative
+  accuracy near 0, where (1 - e) / (1 + e) would cancel); t = 1 - 2e / (1 + e), e = exp(-2|v|),
+  above (near |tanh| = 1 the error of e enters scaled down; the error of m near -1 would enter
+  doubled).
+
+Arguments are clamped to |v| <= 40. Measured maximum errors over dense grids against float64
+NumPy (``tests/test_runtime.py``): exp 0.97 ulp, expm1 1.40, sigmoid 1.16, sigmoid_fast 2.38,
+tanh 2.21 (one ulp = one unit in the last place of the float32 result); on N(0, 9) arguments
+the mean errors are 0.27 (exp), 0.26 (sigmoid), 0.42 (sigmoid_fast) and 0.30 ulp (tanh),
+against 0.25 for correct rounding; below the clamp, the sigmoids return sigmoid(-40)
+(absolute error <= 4.3e-18). The documented bounds ``EXP_MAX_ULP`` = 1.5 (exp, expm1),
+``SIGMOID_MAX_ULP`` = 1.5, ``SIGMOID_FAST_MAX_ULP`` = 2.5 and ``TANH_MAX_ULP`` = 2.5 are what
+the tests assert. Compile code that uses them without numba's ``fastmath`` (reassociation
+would remove the compensations).
 
 Note for editors: the kernels inline these functions, and numba's disk cache (``cache=True``)
 only notices edits to the file of the function it compiled; after editing this file, touch
@@ -50,17 +70,20 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "vload", "vstore", "vsplat", "vfma", "vadd", "vsub", "vmul", "vdiv",
-           "vmin", "vmax", "vrint", "vpow2", "vsum", "vexp", "vexpm1", "vsigmoid", "vtanh",
-           "apply", "EXP_MAX_ULP", "GATE_MAX_ULP", "f64_from_bits", "exp_f64", "exp_array",
-           "EXP_MAX_REL_ERR"]
+           "vmin", "vmax", "vabs", "vcopysign", "vselect_lt", "vexp2_shifted", "vsum",
+           "vexp", "vexpm1", "vsigmoid", "vsigmoid_fast", "vtanh", "apply", "EXP_MAX_ULP",
+           "SIGMOID_MAX_ULP", "SIGMOID_FAST_MAX_ULP", "TANH_MAX_ULP", "f64_from_bits",
+           "exp_f64", "exp_array", "EXP_MAX_REL_ERR"]
 
 #: float32 lanes of the vector type (one AVX-512 register).
 LANES = 16
 
 #: Documented error bounds, in float32 ulps of the result (checked by tests): vexp and vexpm1
 #: for |y| <= 80; vsigmoid and vtanh for all finite inputs.
-EXP_MAX_ULP = 2.0
-GATE_MAX_ULP = 3.0
+EXP_MAX_ULP = 1.5
+SIGMOID_MAX_ULP = 1.5
+SIGMOID_FAST_MAX_ULP = 2.5
+TANH_MAX_ULP = 2.5
 #: Documented bound on |exp_f64(y) / exp(y) - 1| for |y| <= 700 (checked by a test).
 EXP_MAX_REL_ERR = 2e-12
 
@@ -158,22 +181,41 @@ vmax = _binop("maxnum", "max(a, b), lane-wise")
 
 
 @intrinsic
-def vrint(typingctx, a):
-    """Round to the nearest integer (ties to even), lane-wise, as float."""
+def vabs(typingctx, a):
+    """|a|, lane-wise."""
     def codegen(context, builder, sig, args):
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]),
-                                            f"llvm.rint.v{LANES}f32")
+                                            f"llvm.fabs.v{LANES}f32")
         return builder.call(fn, args)
     return f32v(f32v), codegen
 
 
 @intrinsic
-def vpow2(typingctx, n):
-    """2**n for integer-valued lanes n in [-126, 127], by writing n + 127 into the exponent."""
+def vcopysign(typingctx, mag, sgn):
+    """|mag| with the sign of sgn, lane-wise."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module,
+                                            ir.FunctionType(_VEC, [_VEC, _VEC]),
+                                            f"llvm.copysign.v{LANES}f32")
+        return builder.call(fn, args)
+    return f32v(f32v, f32v), codegen
+
+
+@intrinsic
+def vselect_lt(typingctx, a, b, x, y):
+    """a < b ? x : y, lane-wise."""
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[2], args[3])
+    return f32v(f32v, f32v, f32v, f32v), codegen
+
+
+@intrinsic
+def vexp2_shifted(typingctx, t):
+    """2**n from t = 1.5 * 2**23 + n (integer n in [-126, 127]): n sits in t's low mantissa
+    bits, so (bits(t) + 127) << 23 is 2**n's bit pattern (the higher bits shift out)."""
     def codegen(context, builder, sig, args):
         ivec = ir.VectorType(ir.IntType(32), LANES)
-        k = builder.fptosi(args[0], ivec)
-        k = builder.add(k, ir.Constant(ivec, [127] * LANES))
+        k = builder.add(builder.bitcast(args[0], ivec), ir.Constant(ivec, [127] * LANES))
         return builder.bitcast(builder.shl(k, ir.Constant(ivec, [23] * LANES)), _VEC)
     return f32v(f32v), codegen
 
@@ -244,70 +286,101 @@ def exp_array(y):
 
 
 # ------------------------------------------------------------- float32 exp, expm1, gates
-# Range reduction y = n ln2 + r, n = rint(y / ln2), |r| <= ln2/2, with ln2 split in two
-# (Cody-Waite: n * _LN2_HI is exact for |n| < 2**9); then exp(r) or expm1(r) by polynomials
-# interpolating at Chebyshev nodes on [-0.3466, 0.3466] (numpy.polynomial.chebyshev.
-# chebinterpolate, in float64, rounded to float32).
+# Range reduction y = n ln2 + r, n = round(y / ln2) (to nearest, by one fused multiply-add
+# with 1.5 * 2**23, which also leaves n in the sum's low bits for 2**n), |r| <= ln2/2, with
+# ln2 split in two (Cody-Waite: n * _LN2_HI is exact for |n| < 2**9); then
+# expm1(r) = r + r**2 q(r), q the polynomial interpolating (expm1(r) - r) / r**2 at Chebyshev
+# nodes on [-0.3466, 0.3466] (numpy.polynomial.chebyshev.chebinterpolate, in float64, rounded
+# to float32).
 _F = np.float32
 _LOG2E = _F(1.4426950408889634)
 _NLN2_HI = _F(-0.693359375)
 _NLN2_LO = _F(2.1219444005469057e-4)
-_CLAMP = _F(40.0)         # sigmoid(-40) = 4e-18, 1 - tanh(20) = 8e-18: far below float32 ulps
+_SHIFT = _F(12582912.0)   # 1.5 * 2**23: adding it rounds |x| < 2**22 to an integer
+_CLAMP = _F(40.0)         # sigmoid(-40) = 4e-18, 1 - tanh(40) = 4e-35: far below float32 ulps
 
 
 @njit(cache=True, inline="always")
 def _reduce(y):
-    n = vrint(vmul(y, vsplat(_LOG2E)))
+    t = vfma(y, vsplat(_LOG2E), vsplat(_SHIFT))    # rounds y / ln2 to an integer n, in t's bits
+    n = vsub(t, vsplat(_SHIFT))
     r = vfma(n, vsplat(_NLN2_HI), y)
-    return n, vfma(n, vsplat(_NLN2_LO), r)
+    return vexp2_shifted(t), vfma(n, vsplat(_NLN2_LO), r)
 
 
 @njit(cache=True, inline="always")
-def vexp(y):
-    """exp(y), |y| <= 80 (see ``EXP_MAX_ULP``)."""
-    n, r = _reduce(y)
-    p = vsplat(_F(0.0013941116631031036))
-    p = vfma(p, r, vsplat(_F(0.008375132456421852)))
-    p = vfma(p, r, vsplat(_F(0.04166635125875473)))
-    p = vfma(p, r, vsplat(_F(0.16666415333747864)))
-    p = vfma(p, r, vsplat(_F(0.5)))
-    p = vfma(p, r, vsplat(_F(1.0)))
-    p = vfma(p, r, vsplat(_F(1.0)))
-    return vmul(p, vpow2(n))
-
-
-@njit(cache=True, inline="always")
-def vexpm1(y):
-    """exp(y) - 1, |y| <= 80, accurate relative to the result also near y = 0."""
-    n, r = _reduce(y)
+def _expm1_parts(y):
+    """(2**n, expm1(r)) with y = n ln2 + r: exp(y) = fma(s, p, s), expm1(y) = fma(s, p, s - 1)."""
+    s, r = _reduce(y)
     q = vsplat(_F(0.00019890988187398762))      # q(r) = (expm1(r) - r) / r**2
     q = vfma(q, r, vsplat(_F(0.001393364742398262)))
     q = vfma(q, r, vsplat(_F(0.00833331048488617)))
     q = vfma(q, r, vsplat(_F(0.04166646674275398)))
     q = vfma(q, r, vsplat(_F(0.1666666716337204)))
     q = vfma(q, r, vsplat(_F(0.5)))
-    em1 = vfma(vmul(r, r), q, r)
-    s = vpow2(n)
+    return s, vfma(vmul(r, r), q, r)
+
+
+@njit(cache=True, inline="always")
+def vexpm1(y):
+    """exp(y) - 1, |y| <= 80, accurate relative to the result also near y = 0."""
+    s, em1 = _expm1_parts(y)
     return vfma(s, em1, vsub(s, vsplat(_F(1.0))))   # 2**n (expm1(r) + 1) - 1
 
 
 @njit(cache=True, inline="always")
-def _clamp(v):
-    return vmin(vmax(v, vsplat(-_CLAMP)), vsplat(_CLAMP))
+def vexp(y):
+    """exp(y), |y| <= 80 (see ``EXP_MAX_ULP``)."""
+    s, em1 = _expm1_parts(y)
+    return vfma(s, em1, s)                          # 2**n (expm1(r) + 1)
 
 
 @njit(cache=True, inline="always")
 def vsigmoid(v):
-    """1 / (1 + exp(-v)), lane-wise (see ``SIGMOID_MAX_ULP``)."""
+    """1 / (1 + exp(-v)), lane-wise (``SIGMOID_MAX_ULP``): with e = exp(-|v|) = s (1 + p) and
+    d = 1 + e = d_hi + d_lo, 1 / d = y (1 + k) for y = 1 / d_hi, k = (1 - y d_hi) - y d_lo;
+    sigmoid(|v|) = y (1 + k), sigmoid(-|v|) = e / d = s y (1 + p)(1 + k)."""
+    zero = vsplat(_F(0.0))
     one = vsplat(_F(1.0))
-    return vdiv(one, vadd(one, vexp(vsub(vsplat(_F(0.0)), _clamp(v)))))
+    a = vmin(vabs(v), vsplat(_CLAMP))
+    s, p = _expm1_parts(vsub(zero, a))
+    e_hi = vfma(s, p, s)
+    e_lo = vfma(s, p, vsub(s, e_hi))                # s - e_hi is exact (Sterbenz)
+    d_hi = vadd(one, e_hi)
+    d_lo = vadd(vsub(e_hi, vsub(d_hi, one)), e_lo)  # Fast2Sum, as 1 >= e_hi
+    P = vselect_lt(v, zero, p, zero)                # the numerator: 1 or s (1 + p)
+    S = vselect_lt(v, zero, s, one)
+    y = vdiv(one, d_hi)
+    ny = vsub(zero, y)
+    k = vfma(ny, d_lo, vfma(ny, d_hi, one))         # 1 - y d_hi is exact (fused)
+    Sy = vmul(S, y)                                 # exact: S is a power of 2
+    # S y (1 + P)(1 + k) = Sy (1 + Q), Q = P + k (1 + P); 1 + P rounded only scales k (~1e-7)
+    return vfma(Sy, vfma(k, vadd(one, P), P), Sy)
+
+
+@njit(cache=True, inline="always")
+def vsigmoid_fast(v):
+    """1 / (1 + exp(-v)) as written (``SIGMOID_FAST_MAX_ULP``): shorter than ``vsigmoid``, for
+    gates whose rounding enters each step once instead of compounding in the state."""
+    one = vsplat(_F(1.0))
+    a = vmin(vmax(v, vsplat(-_CLAMP)), vsplat(_CLAMP))
+    return vdiv(one, vadd(one, vexp(vsub(vsplat(_F(0.0)), a))))
 
 
 @njit(cache=True, inline="always")
 def vtanh(v):
-    """tanh(v) = -m / (2 + m), m = expm1(-2v): relative accuracy also for small |v|."""
-    m = vexpm1(vmul(vsplat(_F(-2.0)), _clamp(v)))
-    return vdiv(vsub(vsplat(_F(0.0)), m), vadd(vsplat(_F(2.0)), m))
+    """tanh(v) = sign(v) t(|v|): t = -m / (2 + m), m = expm1(-2|v|) below |v| = 0.55
+    (relative accuracy near 0), t = 1 - 2e / (1 + e), e = exp(-2|v|) above (e enters scaled
+    down, not the absolute error of m near -1 scaled up by 2)."""
+    a = vmin(vabs(v), vsplat(_CLAMP))
+    s, p = _expm1_parts(vmul(vsplat(_F(-2.0)), a))
+    m = vfma(s, p, vsub(s, vsplat(_F(1.0))))
+    e = vfma(s, p, s)
+    small = vsplat(_F(0.55))
+    num = vselect_lt(a, small, vsub(vsplat(_F(0.0)), m), vadd(e, e))
+    den = vselect_lt(a, small, vadd(vsplat(_F(2.0)), m), vadd(vsplat(_F(1.0)), e))
+    q = vdiv(num, den)
+    return vcopysign(vselect_lt(a, small, q, vsub(vsplat(_F(1.0)), q)), v)
 
 
 @njit(cache=True)
@@ -320,14 +393,17 @@ def _apply(fn_id, y, out):
             r = vexpm1(v)
         elif fn_id == 2:
             r = vsigmoid(v)
+        elif fn_id == 4:
+            r = vsigmoid_fast(v)
         else:
             r = vtanh(v)
         vstore(out, i, r)
 
 
 def apply(name: str, y: np.ndarray) -> np.ndarray:
-    """``vexp``/``vexpm1``/``vsigmoid``/``vtanh`` over a float32 array (for tests)."""
-    fn_id = ("exp", "expm1", "sigmoid", "tanh").index(name)
+    """``vexp``/``vexpm1``/``vsigmoid``/``vtanh``/``vsigmoid_fast`` over a float32 array, by
+    name without the ``v`` (for tests)."""
+    fn_id = ("exp", "expm1", "sigmoid", "tanh", "sigmoid_fast").index(name)
     n = y.shape[0]
     buf = np.zeros(-(-n // LANES) * LANES, np.float32)
     buf[:n] = y

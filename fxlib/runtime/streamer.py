@@ -60,6 +60,9 @@ __all__ = ["Streamer", "stream", "BACKENDS"]
 BACKENDS = {"rnn": ("numba", "torch"), "cafx": ("torch",)}
 
 
+_F32 = np.dtype(np.float32)
+
+
 @njit(cache=True)
 def _all_finite(a) -> bool:
     """No NaN/inf in ``a``: v - v is 0 for finite v and NaN otherwise (no fastmath here, so
@@ -70,12 +73,18 @@ def _all_finite(a) -> bool:
     return acc == 0.0
 
 
+def _require_finite(a: np.ndarray) -> None:
+    if not _all_finite(a):
+        raise ValueError("process() got non-finite samples (NaN or inf) in the block")
+
+
 def _validate(block) -> np.ndarray:
+    """A C-contiguous float32 1-D array of the block's samples, or ValueError. Finiteness is
+    each engine's first step (the numba kernels test it themselves, saving a call per block:
+    at 64-sample blocks the per-call overhead is a few per cent of the whole cost)."""
     # Fast path, the real-time case: a C-contiguous float32 1-D array is used as it is.
-    if (type(block) is np.ndarray and block.dtype == np.float32 and block.ndim == 1
+    if (type(block) is np.ndarray and block.dtype is _F32 and block.ndim == 1
             and block.flags.c_contiguous):
-        if not _all_finite(block):
-            raise ValueError("process() got non-finite samples (NaN or inf) in the block")
         return block
     if isinstance(block, torch.Tensor):
         block = block.detach().cpu().numpy()
@@ -85,10 +94,7 @@ def _validate(block) -> np.ndarray:
     if a.dtype.kind not in "fiu":
         raise ValueError(f"process() takes real samples, got dtype {a.dtype}")
     with np.errstate(over="ignore"):              # float64 beyond float32's range -> inf
-        a = np.ascontiguousarray(a, dtype=np.float32)
-    if not _all_finite(a):
-        raise ValueError("process() got non-finite samples (NaN or inf) in the block")
-    return a
+        return np.ascontiguousarray(a, dtype=np.float32)
 
 
 # ------------------------------------------------------------------------------ engines
@@ -96,7 +102,7 @@ class _RNNNumba:
     backend = "numba"
     latency = 0
 
-    def __init__(self, model: RecurrentModel, gates: str = "float64"):
+    def __init__(self, model: RecurrentModel, gates: str):
         from . import kernels as K
         self._lstm = model.cell == "LSTM"
         p = K.prepare_lstm(model) if self._lstm else K.prepare_gru(model)
@@ -130,6 +136,9 @@ class _RNNTorch:
         self.state = None
 
     def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        _require_finite(x)
+        if not x.shape[0]:
+            return
         p = self.model.lin.weight
         xt = torch.from_numpy(x).to(p.device, p.dtype)[None]
         with torch.no_grad():
@@ -199,6 +208,7 @@ class _CAFxTorch:
             out[start + neg:start + n] = self._acc[a - self._base:t1 - self._base]
 
     def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        _require_finite(x)
         i, n = 0, x.shape[0]
         while i < n:
             m = min(n - i, self.N - self._fill)
@@ -221,15 +231,15 @@ class Streamer:
 
     ``model``: a ``RecurrentModel`` (B/C, backends "numba", "torch") or a ``CAFx`` (A/Av2,
     backend "torch"). ``gates`` (numba only) picks the kernels' gate arithmetic:
-    ``"float64"`` (default: call-free float64 exp, closest to the float64 model),
-    ``"float32"`` (16-lane float32 gates, ~1.4x faster for 64 units, rounding like PyTorch) or
-    ``"libm"`` (reference); see ``fxlib.runtime.kernels``. The numba backend copies the
-    weights at construction (build a new ``Streamer`` after changing them) and compiles its
-    kernel there too, so the first ``process`` call does not (~1 s on first use, ~0.1-0.4 s
-    from numba's disk cache afterwards).
+    ``"float32"`` (the default: 16-lane float32 gates, the fastest, rounding where PyTorch
+    rounds), ``"float64"`` (call-free float64 exp, 1.2-1.35x slower for 64 units, the closest
+    to the float64 model) or ``"libm"`` (reference); see ``fxlib.runtime.kernels``. The numba
+    backend copies the weights at construction (build a new ``Streamer`` after changing them)
+    and compiles its kernel there too, so the first ``process`` call does not (~1 s on first
+    use, ~0.1-0.4 s from numba's disk cache afterwards).
     """
 
-    def __init__(self, model, backend: str = "auto", *, gates: str = "float64"):
+    def __init__(self, model, backend: str = "auto", *, gates: str | None = None):
         if isinstance(model, RecurrentModel):
             family = "rnn"
         elif isinstance(model, CAFx):
@@ -243,10 +253,11 @@ class Streamer:
             raise ValueError(f"backend {backend!r} is not available for {family} models; "
                              f"choose one of {('auto',) + BACKENDS[family]}")
         from .kernels import GATES
+        if gates is not None and backend != "numba":
+            raise ValueError(f"gates={gates!r} applies to the numba backend only")
+        gates = GATES[0] if gates is None else gates
         if gates not in GATES:
             raise ValueError(f"gates must be one of {GATES}, got {gates!r}")
-        if gates != "float64" and backend != "numba":
-            raise ValueError(f"gates={gates!r} applies to the numba backend only")
         self.model = model
         if family == "cafx":
             self._engine = _CAFxTorch(model)
@@ -272,11 +283,11 @@ class Streamer:
         x = _validate(block)
         if out is None:
             out = np.empty(x.shape[0], np.float32)
-        elif (not isinstance(out, np.ndarray) or out.shape != x.shape
-              or out.dtype != np.float32 or not out.flags.c_contiguous):
+        elif not (type(out) is np.ndarray and (out.dtype is _F32 or out.dtype == _F32)
+                  and out.ndim == 1
+                  and out.shape[0] == x.shape[0] and out.flags.c_contiguous):
             raise ValueError("out must be a C-contiguous float32 array shaped like the block")
-        if x.shape[0]:
-            self._engine.process(x, out)
+        self._engine.process(x, out)                  # raises on NaN/inf, state untouched
         return out
 
     def flush(self) -> np.ndarray:
