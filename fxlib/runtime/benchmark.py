@@ -116,18 +116,15 @@ def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
              cafx_blocks=(64,), torch_blocks: bool = False):
     """Yield (engine, block, callable) for one model."""
     rnn = isinstance(model, RecurrentModel)
-    s = Streamer(model)
     out = np.empty_like(x)
-    for b in (blocks if rnn else list(cafx_blocks)) + ["whole"]:
-        def proc(blk, s=s, out=out):
-            s.process(blk, out[:blk.shape[0]])
-        yield "fxlib", b, _blocked(proc, s.reset, x, b)
+    streamers = [("fxlib", Streamer(model), blocks if rnn else list(cafx_blocks))]
     if rnn:                                         # the float64-gate kernels (opt-in)
-        s64 = Streamer(model, gates="float64")
-        for b in blocks + ["whole"]:
-            def proc64(blk, s=s64, out=out):
+        streamers.append(("fxlib-f64", Streamer(model, gates="float64"), blocks))
+    for engine, s, engine_blocks in streamers:
+        for b in engine_blocks + ["whole"]:
+            def proc(blk, s=s, out=out):
                 s.process(blk, out[:blk.shape[0]])
-            yield "fxlib-f64", b, _blocked(proc64, s64.reset, x, b)
+            yield engine, b, _blocked(proc, s.reset, x, b)
     xt = torch.from_numpy(x)[None]
     if rnn:
         tr = _TorchRNN(model)

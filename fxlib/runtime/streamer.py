@@ -49,10 +49,10 @@ from typing import Optional
 
 import numpy as np
 import torch
-from numba import njit
 
 from ..models.cafx import CAFx
 from ..models.rnn import RecurrentModel
+from . import kernels as K
 
 __all__ = ["Streamer", "stream", "BACKENDS"]
 
@@ -63,18 +63,8 @@ BACKENDS = {"rnn": ("numba", "torch"), "cafx": ("torch",)}
 _F32 = np.dtype(np.float32)
 
 
-@njit(cache=True)
-def _all_finite(a) -> bool:
-    """No NaN/inf in ``a``: v - v is 0 for finite v and NaN otherwise (no fastmath here, so
-    the compiler may not assume finite values). ~10x cheaper per call than a NumPy sum."""
-    acc = np.float32(0.0)
-    for i in range(a.shape[0]):
-        acc += a[i] - a[i]
-    return acc == 0.0
-
-
 def _require_finite(a: np.ndarray) -> None:
-    if not _all_finite(a):
+    if not K.all_finite(a):
         raise ValueError("process() got non-finite samples (NaN or inf) in the block")
 
 
@@ -103,7 +93,6 @@ class _RNNNumba:
     latency = 0
 
     def __init__(self, model: RecurrentModel, gates: str):
-        from . import kernels as K
         self._lstm = model.cell == "LSTM"
         p = K.prepare_lstm(model) if self._lstm else K.prepare_gru(model)
         self._kernel = K.kernels(model.cell, gates)
@@ -111,7 +100,6 @@ class _RNNNumba:
         self.h = state[0]
         self.c = state[1] if self._lstm else np.zeros(0, np.float32)
         self._args = tuple(p[k] for k in K.ARGS[model.cell])
-        self.gates = gates
         # Compile (or load from numba's cache) now, not in the first real-time call.
         empty = np.zeros(0, np.float32)
         self.process(empty, empty)
@@ -252,12 +240,11 @@ class Streamer:
         if backend not in BACKENDS[family]:
             raise ValueError(f"backend {backend!r} is not available for {family} models; "
                              f"choose one of {('auto',) + BACKENDS[family]}")
-        from .kernels import GATES
         if gates is not None and backend != "numba":
             raise ValueError(f"gates={gates!r} applies to the numba backend only")
-        gates = GATES[0] if gates is None else gates
-        if gates not in GATES:
-            raise ValueError(f"gates must be one of {GATES}, got {gates!r}")
+        gates = K.GATES[0] if gates is None else gates
+        if gates not in K.GATES:
+            raise ValueError(f"gates must be one of {K.GATES}, got {gates!r}")
         self.model = model
         if family == "cafx":
             self._engine = _CAFxTorch(model)
@@ -284,8 +271,8 @@ class Streamer:
         if out is None:
             out = np.empty(x.shape[0], np.float32)
         elif not (type(out) is np.ndarray and (out.dtype is _F32 or out.dtype == _F32)
-                  and out.ndim == 1
-                  and out.shape[0] == x.shape[0] and out.flags.c_contiguous):
+                  and out.ndim == 1 and out.shape[0] == x.shape[0]
+                  and out.flags.c_contiguous):
             raise ValueError("out must be a C-contiguous float32 array shaped like the block")
         self._engine.process(x, out)                  # raises on NaN/inf, state untouched
         return out
