@@ -6,10 +6,12 @@ VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.fxlib-installed
-# The study: PROFILE=smoke|quick|paper, SOURCE=embedded|wright2019|<folder>, DEVICE=muff|ht1
+# The study: PROFILE=smoke|quick|paper, SOURCE=embedded|wright2019|<folder>, EFFECT=muff|ht1
+# (DEVICE= is the old name of EFFECT= and still works)
 PROFILE ?= quick
 SOURCE  ?= embedded
 DEVICE  ?= muff
+EFFECT  ?= $(DEVICE)
 
 .PHONY: test bench reproduce figures venv clean-venv
 
@@ -27,16 +29,16 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m fxlib.bench
-	$(PY) -m fxlib.runtime.benchmark --profile $(PROFILE) --source $(SOURCE) --device $(DEVICE)
+	$(PY) -m fxlib.runtime.benchmark --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT)
 
 # Builds (or fetches) the data, runs notebooks 00 -> 07 with papermill, leaves every figure and
 # figures/results.md + results.csv; executed notebooks go to notebooks/executed/$(PROFILE)/.
 reproduce: $(STAMP)
-	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --device $(DEVICE)
+	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT)
 
 # Redraws every figure and the results summary from saved runs (trains nothing).
 figures: $(STAMP)
-	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --device $(DEVICE) --only 07_figures
+	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT) --only 07_figures
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,7 +1,7 @@
 """fxlib: neural models of guitar effects and knowledge distillation to make them fast.
 
 A small library behind a reproducible study (a 2023 U. de Chile thesis on knowledge distillation
-for audio-effect models; see ``shared/study/PROTOCOL.md`` and the README):
+for audio-effect models; the study in the project's own words is in docs/README.md):
 
 * ``fxlib.models``  -- CAFx (A, Av2) and recurrent (B, C and smaller) models, the registry;
 * ``fxlib.losses``  -- ESR, DC, pre-emphasis, E_B = ESR + DC, MAE;

@@ -71,12 +71,13 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=1.0)
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--compute", "--device", default="cpu", dest="compute",
+                    help="cpu or cuda (--device: the old name)")
     ap.add_argument("--no-profiler", action="store_true", help="wall clock only")
     ap.add_argument("--csv", help="also write the rows to this CSV file")
     args = ap.parse_args(argv)
     rows, hardware = run(args.models, args.runs, args.warmup, args.threads, args.seconds,
-                         not args.no_profiler, args.device)
+                         not args.no_profiler, args.compute)
     print(format_table(rows, hardware, args.runs, args.seconds), end="")
     if args.csv:
         with atomic_open(args.csv, "w", newline="") as f:

@@ -5,11 +5,11 @@
 
 Formats
 -------
-* **Wright et al. / Proteus JSON** (``fxlib.io.save_wright_json``): the format of the
-  pretrained models in ``shared/external/wright2019-pretrained`` and of GuitarML's Proteus and
-  NeuralPi plugins -- so a distilled B/C student plays in those plugins as it is. The format
-  has no input scaling: a ``std`` run (inputs standardised, PROTOCOL §KD DF) cannot be written
-  to it exactly, and is refused with a message that says so.
+* **Wright et al. / Proteus JSON** (``fxlib.io.save_wright_json``): the format of Wright et
+  al.'s published pretrained models (``python -m fxlib.data fetch --pretrained``) and of
+  GuitarML's Proteus and NeuralPi plugins. The format has no input scaling: a ``std`` run
+  (inputs standardised for data-free KD, docs/kd.md) cannot be written to it exactly, and is
+  refused with a message that says so.
 * **ONNX** (``export_onnx``), for every model, through PyTorch's TorchScript-based exporter
   (``dynamo=False``: in torch 2.13 it exports ``nn.LSTM``/``nn.GRU`` as the native ONNX
   ``LSTM``/``GRU`` operators and handles a dynamic number of samples; the dynamo exporter's
@@ -18,9 +18,9 @@ Formats
   - B/C: a *stateful* graph ``(x[1, T], h[1, 1, H] (, c[1, 1, H])) -> (y[1, T], h', (c'))``,
     T dynamic, so a host can stream blocks of any size and carry the state itself.
   - A/Av2: the *frame* graph ``frames[B, 4096] -> y[B, 4096]`` (``CAFx.forward_frames``, B
-    dynamic), written with plain ONNX operators (convolutions, max-pool, and SAAF as its
-    definition: clamp / relu / sum over the breakpoints) because the training path's fused
-    autograd functions do not trace. The whole-signal model is the periodic-Hann overlap-add
+    dynamic), written with plain ONNX operators (``CAFx.forward_frames_direct``: convolutions,
+    max-pool, and SAAF as its definition) because the training path's fused autograd
+    functions do not trace. The whole-signal model is the periodic-Hann overlap-add
     of these frames at hop 2048 (``fxlib.models.cafx``); ``OnnxModel.forward`` does it.
 
   Metadata (``metadata_props``) say what the graph is: ``fxlib.family`` (rnn|cafx),
@@ -29,12 +29,10 @@ Formats
   models) and ``fxlib.sample_rate``.
 
 Round trips (``tests/test_export.py``): JSON is bit-identical; B/C through ONNX Runtime match
-the PyTorch model to 1e-6 max abs over 1 s (observed 6e-8) for random weights. Two honest
-exceptions, both float32 rounding and not the export: CAFx frames (64-128-tap convolutions over
-128 channels, summed in another order by ONNX Runtime) agree to 1e-5 x max|output| (observed
-3-6e-6 on outputs of 1-5); the real pretrained high-gain fuzz models amplify rounding so much
-that PyTorch float32 itself sits 8e-6 (LSTM) / 8e-5 (GRU) from a float64 evaluation over 0.5 s,
-and ONNX Runtime 2e-5 / 4e-5: it is held to that floor.
+the PyTorch model to 1e-6 max abs over 1 s for random weights; CAFx frames (convolutions summed
+in another order by ONNX Runtime) to 1e-5 x max|output|; the pretrained high-gain fuzz models,
+which amplify float32 rounding, are held to PyTorch's own float32 distance from a float64
+evaluation. Observed errors: docs/benchmarks.md, section 'Export round trips'.
 Files are written atomically (temporary file, then rename).
 """
 from __future__ import annotations
@@ -53,12 +51,14 @@ from torch import nn
 
 from ._atomic import atomic_path
 from .io import save_wright_json
-from .models.cafx import CAFx, _same
+from .models import CAFxFamily, RecurrentFamily, family_of
+from .models.cafx import CAFx
 from .models.rnn import RecurrentModel
 from .thesis import SAMPLE_RATE
+from .train import load_run
 
-__all__ = ["export_onnx", "OnnxModel", "OnnxStreamer", "export_run", "ONNX_OPSET",
-           "ExportError"]
+__all__ = ["export_onnx", "OnnxModel", "OnnxStreamer", "export_run", "default_formats",
+           "ONNX_OPSET", "ExportError", "GRAPHS"]
 
 #: ONNX opset of exported graphs (ONNX Runtime >= 1.12 runs it).
 ONNX_OPSET = 17
@@ -84,58 +84,58 @@ class _RNNGraph(nn.Module):
 
 
 class _CAFxFrameGraph(nn.Module):
-    """``CAFx.forward_frames`` in its direct form (plain convolutions, SAAF by definition);
-    equal to the fast training path to float rounding (tests/test_cafx_fast.py)."""
+    """``CAFx.forward_frames_direct``: the frame function in traceable operators."""
 
     def __init__(self, model: CAFx):
         super().__init__()
         self.m = model
 
     def forward(self, frames):
-        m, k = self.m, self.m.config.kernel_size
-        p = F.conv1d(_same(frames.unsqueeze(1), k), m.conv.weight, m.conv.bias)   # (B, C, T)
-        h = F.softplus(F.conv1d(_same(p.abs(), 2 * k), m.local_conv.weight,
-                                m.local_conv.bias, groups=m.config.filters))
-        z = F.softplus(m.latent(F.max_pool1d(h, m.config.pool)))                 # (B, C, T/p)
-        h = (p.unflatten(-1, (-1, m.config.pool)) * z.unsqueeze(-1)).flatten(-2)
-        h = h.transpose(1, 2)                                                    # (B, T, C)
-        for i, layer in enumerate(m.dense):
-            h = layer(h)
-            if i < len(m.dense) - 1:
-                h = torch.relu(h)
-        h = m.saaf.reference(h).transpose(1, 2)                                  # (B, C, T)
-        tied = m.conv.weight.transpose(0, 1)                                     # (1, C, k)
-        return F.conv1d(_same(h, k), tied, m.deconv_bias).squeeze(1)
+        return self.m.forward_frames_direct(frames)
+
+
+def _rnn_graph(model: RecurrentModel):
+    """(graph, example inputs, input names, output names, dynamic axes, metadata) of B/C."""
+    H = model.hidden_size
+    args = (torch.zeros(1, 64), torch.zeros(1, 1, H))
+    names_in, names_out = ["x", "h"], ["y", "h_out"]
+    if model.cell == "LSTM":
+        args += (torch.zeros(1, 1, H),)
+        names_in.append("c")
+        names_out.append("c_out")
+    meta = {"fxlib.family": "rnn", "fxlib.cell": model.cell, "fxlib.hidden_size": str(H)}
+    return (_RNNGraph(model), args, names_in, names_out,
+            {"x": {1: "samples"}, "y": {1: "samples"}}, meta)
+
+
+def _cafx_graph(model: CAFx):
+    """The same for A/Av2: the frame graph."""
+    meta = {"fxlib.family": "cafx", "fxlib.frame_length": str(model.frame_length),
+            "fxlib.hop": str(model.config.hop), "fxlib.window": "hann-periodic"}
+    return (_CAFxFrameGraph(model), (torch.zeros(2, model.frame_length),), ["frames"], ["y"],
+            {"frames": {0: "batch"}, "y": {0: "batch"}}, meta)
+
+
+#: The ONNX graph of each model family.
+GRAPHS = {RecurrentFamily: _rnn_graph, CAFxFamily: _cafx_graph}
 
 
 def export_onnx(model: nn.Module, path, *, input_mean: float = 0.0, input_std: float = 1.0,
                 name: Optional[str] = None) -> Path:
-    """Write ``model`` (B/C: stateful graph; A/Av2: frame graph) to ``path`` as ONNX."""
-    import onnx
+    """Write ``model`` (B/C: stateful graph; A/Av2: frame graph) to ``path`` as ONNX, with the
+    input standardiser ``(x - input_mean) / input_std`` and ``name`` in its metadata."""
+    import onnx          # heavy; only exports need it
 
+    try:
+        family = family_of(model)
+    except TypeError as err:
+        raise ExportError(f"ONNX export supports RecurrentModel (B/C) and CAFx (A/Av2): "
+                          f"{err}") from None
     model = model.to("cpu", torch.float32).eval()
-    meta = {"fxlib.model": name or type(model).__name__, "fxlib.input_mean": repr(input_mean),
-            "fxlib.input_std": repr(input_std), "fxlib.sample_rate": str(SAMPLE_RATE)}
-    if isinstance(model, RecurrentModel):
-        graph, H = _RNNGraph(model), model.hidden_size
-        args = (torch.zeros(1, 64), torch.zeros(1, 1, H))
-        names_in, names_out = ["x", "h"], ["y", "h_out"]
-        if model.cell == "LSTM":
-            args += (torch.zeros(1, 1, H),)
-            names_in.append("c"); names_out.append("c_out")
-        dynamic = {"x": {1: "samples"}, "y": {1: "samples"}}
-        meta.update({"fxlib.family": "rnn", "fxlib.cell": model.cell,
-                     "fxlib.hidden_size": str(H)})
-    elif isinstance(model, CAFx):
-        graph = _CAFxFrameGraph(model)
-        args = (torch.zeros(2, model.frame_length),)
-        names_in, names_out = ["frames"], ["y"]
-        dynamic = {"frames": {0: "batch"}, "y": {0: "batch"}}
-        meta.update({"fxlib.family": "cafx", "fxlib.frame_length": str(model.frame_length),
-                     "fxlib.hop": str(model.config.hop), "fxlib.window": "hann-periodic"})
-    else:
-        raise ExportError(f"ONNX export supports RecurrentModel (B/C) and CAFx (A/Av2), got "
-                          f"{type(model).__name__}")
+    graph, args, names_in, names_out, dynamic, meta = GRAPHS[type(family)](model)
+    meta.update({"fxlib.model": name or type(model).__name__,
+                 "fxlib.input_mean": repr(input_mean), "fxlib.input_std": repr(input_std),
+                 "fxlib.sample_rate": str(SAMPLE_RATE)})
     path = Path(path)
     with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")            # the exporter's deprecation notices
@@ -155,7 +155,7 @@ class OnnxModel:
     the input standardiser in the metadata is applied), ``streamer()`` for B/C blocks."""
 
     def __init__(self, path, threads: int = 1):
-        import onnxruntime as ort
+        import onnxruntime as ort     # optional at import time: the benchmark runs without it
 
         path = Path(path)
         if not path.is_file():
@@ -165,19 +165,12 @@ class OnnxModel:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
-        if "fxlib.family" not in meta:
+        if meta.get("fxlib.family") not in _RUNNERS:
             raise ExportError(f"{path} was not written by fxlib.export (no fxlib.* metadata)")
         self.meta, self.family = meta, meta["fxlib.family"]
         self.mean, self.std = float(meta["fxlib.input_mean"]), float(meta["fxlib.input_std"])
         self.inputs = [i.name for i in self.session.get_inputs()]
-        if self.family == "rnn":
-            self.hidden_size = int(meta["fxlib.hidden_size"])
-        else:
-            self.frame_length, self.hop = int(meta["fxlib.frame_length"]), int(meta["fxlib.hop"])
-            # periodic Hann, as torch.hann_window(N, periodic=True)
-            n = np.arange(self.frame_length)
-            self.window = (0.5 - 0.5 * np.cos(2 * np.pi * n / self.frame_length)).astype(
-                np.float32)
+        self._runner = _RUNNERS[self.family](self)
 
     def _input(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
@@ -190,9 +183,61 @@ class OnnxModel:
     def forward(self, x, frames_per_batch: int = 32) -> np.ndarray:
         """Whole signal -> output of the same length (RNN from the zero state; CAFx by the
         Hann overlap-add of ``fxlib.models.cafx.CAFx.forward``)."""
-        x = self._input(x)
-        if self.family == "rnn":
-            return self.streamer()._run(x)
+        return self._runner.forward(self._input(x), frames_per_batch)
+
+    def streamer(self) -> "OnnxStreamer":
+        return self._runner.streamer()
+
+    @property
+    def hidden_size(self) -> int:
+        """B/C: the recurrent state's size."""
+        return self._runner.hidden_size
+
+    @property
+    def frame_length(self) -> int:
+        """A/Av2: the frame the graph takes."""
+        return self._runner.frame_length
+
+    @property
+    def hop(self) -> int:
+        """A/Av2: the hop of the whole-signal overlap-add."""
+        return self._runner.hop
+
+
+class _OnnxRNN:
+    """B/C graphs: the state is an input and an output; a whole signal is one block."""
+
+    def __init__(self, model: OnnxModel):
+        self.model, self.hidden_size = model, int(model.meta["fxlib.hidden_size"])
+
+    @property
+    def frame_length(self):
+        raise ExportError("a B/C graph takes samples, not frames")
+
+    hop = frame_length
+
+    def forward(self, x, frames_per_batch):
+        return self.streamer()._run(x)
+
+    def streamer(self):
+        return OnnxStreamer(self.model)
+
+
+class _OnnxCAFx:
+    """A/Av2 frame graphs: whole signals by the periodic-Hann overlap-add of the frames."""
+
+    def __init__(self, model: OnnxModel):
+        self.session = model.session
+        self.frame_length, self.hop = int(model.meta["fxlib.frame_length"]), int(
+            model.meta["fxlib.hop"])
+        n = np.arange(self.frame_length)   # periodic Hann, as torch.hann_window(N, periodic=True)
+        self.window = (0.5 - 0.5 * np.cos(2 * np.pi * n / self.frame_length)).astype(np.float32)
+
+    @property
+    def hidden_size(self):
+        raise ExportError("a CAFx model has no recurrent state")
+
+    def forward(self, x, frames_per_batch):
         N, M, n = self.frame_length, self.hop, x.shape[0]
         if n == 0:
             return x.copy()
@@ -208,11 +253,13 @@ class OnnxModel:
                 y[j * M:j * M + N] += frame
         return y[N - M:N - M + n]
 
-    def streamer(self) -> "OnnxStreamer":
-        if self.family != "rnn":
-            raise ExportError("block streaming through ONNX Runtime is for B/C models; CAFx "
-                              "streams with fxlib.runtime.Streamer")
-        return OnnxStreamer(self)
+    def streamer(self):
+        raise ExportError("block streaming through ONNX Runtime is for B/C models; CAFx "
+                          "streams with fxlib.runtime.Streamer")
+
+
+#: How each family's graph runs, by the ``fxlib.family`` metadata of the file.
+_RUNNERS = {"rnn": _OnnxRNN, "cafx": _OnnxCAFx}
 
 
 class OnnxStreamer:
@@ -242,8 +289,6 @@ class OnnxStreamer:
 def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
     """Export the model a run folder keeps; returns {format: path}. Default folder:
     ``<run_dir>/export/``; file names are the run id plus the format's suffix."""
-    from .train import load_run
-
     run = load_run(run_dir)
     model, stdz = run.load_model(), run.standardizer()
     out = Path(out_dir) if out_dir else run.path / "export"
@@ -269,6 +314,12 @@ def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
     return written
 
 
+def default_formats(run) -> tuple[str, ...]:
+    """JSON (for B/C runs on raw audio) and ONNX; ONNX only for the others."""
+    json_ok = isinstance(run.family, RecurrentFamily) and run.standardizer() is None
+    return ("json", "onnx") if json_ok else ("onnx",)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fxlib.export",
                                 description="Export a trained run's model (JSON for B/C "
@@ -282,11 +333,7 @@ def main(argv=None) -> int:
     try:
         formats = args.format
         if formats is None:
-            from .train import load_run
-            run = load_run(args.run)
-            rnn = run.config.get("family") == "rnn"
-            formats = ("json", "onnx") if rnn and not run.config.get("standardizer") else \
-                ("onnx",)
+            formats = default_formats(load_run(args.run))
         written = export_run(args.run, args.out, formats)
     except (ExportError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)

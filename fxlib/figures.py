@@ -18,10 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import matplotlib.pyplot as plt
+
 from . import thesis
 from ._atomic import atomic_open, write_json
 from .paths import figures_root
-from .report import csv_text, markdown_table
+from .plots import plot_loss_curves, plot_seed_band, plot_waveforms, save_figure
+from .report import csv_text
+from .study import seed_table
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,10 @@ def figure_specs(notebook: Optional[str] = None) -> list[FigureSpec]:
 
 def draw_one(study, spec: FigureSpec, root=None, show: bool = False) -> list[Path]:
     """Draw one catalogue figure from the study's runs and save it; returns the files."""
-    import matplotlib.pyplot as plt
-    from .plots import plot_loss_curves, plot_seed_band, plot_waveforms, save_figure
     title = f"{spec.title} (thesis fig. {spec.thesis}; ours: {study.profile.name} profile)"
     if spec.kind == "waveforms":
         sig = study.signals(spec.labels)
-        start = study.window() - sig["_start"]
+        start = study.window() - sig.start
         fig = plot_waveforms({"target": sig["target"], **{k: sig[k] for k in spec.labels}},
                              start, title=title)
     elif spec.kind == "loss":
@@ -111,7 +113,7 @@ def draw_one(study, spec: FigureSpec, root=None, show: bool = False) -> list[Pat
         label, seeds = info["label"], info["seeds"]
         sig = {s: study.signals([label], seed=s) for s in seeds}
         first = sig[seeds[0]]
-        start = study.window() - first["_start"]
+        start = study.window() - first.start
         target = first["target"]
         peak = start + int(abs(target[start:start + 4096]).argmax()) - 50
         fig = plot_seed_band(target, [sig[s][label] for s in seeds], max(0, peak),
@@ -158,14 +160,8 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
         rows += study.table(labels, timing=timing)
     info = read_seed_repetition(root)
     if info is not None:
-        ref = thesis.SEED_REPETITION
         parts.append(f"## Table 4.10: {info['label']} over {len(info['seeds'])} seeds\n")
-        parts.append(markdown_table([{
-            "label": info["label"], "mae": f"{info['mae'][0]:.4f} ± {info['mae'][1]:.4f}",
-            "esr": f"{info['esr'][0]:.4f} ± {info['esr'][1]:.4f}",
-            "thesis": f"{ref['label']}: MAE {ref['mae'][0]} ± {ref['mae'][1]}, "
-                      f"ESR {ref['esr'][0]} ± {ref['esr'][1]}"}],
-            {"label": "model", "mae": "MAE", "esr": "ESR", "thesis": "thesis"}))
+        parts.append(seed_table(info))
     folder = figures_root(root)
     md, csv = folder / "results.md", folder / "results.csv"
     with atomic_open(md, "w", encoding="utf-8") as f:

@@ -183,7 +183,3 @@ class ESRDCLoss(nn.Module):
 
 #: Losses by name, as run configs and TOR record them; each accepts ``mask=``.
 LOSSES = {"mae": mae, "esr_dc": esr_dc, "esr": esr}
-
-#: The training loss of each model family (``fxlib.models.FAMILY``), thesis §3.4:
-#: MAE for the CAFx models A/Av2, E_B = ESR + DC after pre-emphasis for the recurrent B/C.
-TRAINING_LOSS = {"cafx": "mae", "rnn": "esr_dc"}

@@ -10,6 +10,7 @@ import sys
 from typing import Mapping
 
 import numpy as np
+from IPython.display import HTML, Audio, display
 
 from .thesis import SAMPLE_RATE
 
@@ -21,8 +22,6 @@ def in_colab() -> bool:
 def audio_player(x: np.ndarray, sample_rate: int = SAMPLE_RATE, normalize: bool = False):
     """An inline player. ``normalize=False`` keeps relative loudness between players honest
     (a fuzz *is* louder than the dry signal); samples are clipped to [-1, 1] for playback."""
-    from IPython.display import Audio
-
     x = np.clip(np.asarray(x, dtype=np.float32), -1.0, 1.0)
     return Audio(x, rate=sample_rate, normalize=normalize)
 
@@ -30,8 +29,6 @@ def audio_player(x: np.ndarray, sample_rate: int = SAMPLE_RATE, normalize: bool 
 def listen(signals: Mapping[str, np.ndarray], sample_rate: int = SAMPLE_RATE,
            normalize: bool = False):
     """Display one labelled player per signal (e.g. input, target, teacher, student)."""
-    from IPython.display import HTML, display
-
     for label, x in signals.items():
         display(HTML(f"<b>{label}</b>"))
         display(audio_player(x, sample_rate, normalize))
@@ -49,6 +46,18 @@ REPOSITORY = "fxlib/fxlib"
 BRANCH = "main"
 
 
+def renamed_parameter(name: str, value, **old):
+    """A renamed notebook parameter: ``effect = renamed_parameter("effect", effect,
+    device=device)`` keeps ``device`` (its old name, default None) working when papermill
+    sets it, with a note; otherwise the new name's value stands."""
+    (old_name, old_value), = old.items()
+    if old_value is None:
+        return value
+    print(f"note: the notebook parameter {old_name!r} is now called {name!r}; using "
+          f"{old_name}={old_value!r}")
+    return old_value
+
+
 def colab_url(notebook: str) -> str:
     """The "Open in Colab" address of ``notebooks/<notebook>.ipynb`` on GitHub."""
     return (f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/"
@@ -63,10 +72,9 @@ def model_switcher(signals: Mapping[str, np.ndarray], sample_rate: int = SAMPLE_
     Returns the widget. Headless (papermill, nbval, no ipywidgets) it degrades to a plain list
     of players: executing the notebook never depends on a live widget front-end.
     """
-    from IPython.display import display
-    names = [k for k in signals if not k.startswith("_")]
+    names = list(signals)
     try:
-        import ipywidgets as widgets
+        import ipywidgets as widgets                 # optional: a front-end feature
     except ImportError:                              # no widgets: plain players
         listen({k: signals[k] for k in names}, sample_rate, normalize)
         return None

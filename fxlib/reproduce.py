@@ -3,7 +3,7 @@
     python -m fxlib.reproduce --profile quick --source embedded      # make reproduce
     python -m fxlib.reproduce --profile quick --only 07_figures       # make figures
 
-Each notebook gets the same parameters (profile, source, device, threads, compute); 00 gets
+Each notebook gets the same parameters (profile, source, effect, threads, compute); 00 gets
 the profile's data scale. Executed copies go to ``notebooks/executed/<profile>/`` (git-ignored),
 figures to ``figures/`` (``FXLIB_FIGURES``), runs to ``runs/`` (``FXLIB_RUNS``). A notebook
 that raises stops the batch with papermill's error (the executed copy shows the failing cell),
@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+import papermill
+
 from ._atomic import write_json
+from ._compat import renamed
 from .profiles import PROFILE_NAMES, get_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,11 +35,11 @@ class NotebookError(RuntimeError):
     """An executed notebook that holds an error output."""
 
 
-def parameters(notebook: str, profile: str, source: str, device: str,
+def parameters(notebook: str, profile: str, source: str, effect: str,
                threads: Optional[int], compute: str) -> dict:
     if notebook == "00_dataset":
-        return {"source": source, "scale": get_profile(profile).data_scale, "device": device}
-    return {"profile": profile, "source": source, "device": device, "threads": threads,
+        return {"source": source, "scale": get_profile(profile).data_scale, "effect": effect}
+    return {"profile": profile, "source": source, "effect": effect, "threads": threads,
             "compute": compute}
 
 
@@ -46,7 +49,8 @@ def error_outputs(path: Path) -> list[str]:
             for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def reproduce(profile: str = "quick", source: str = "embedded", device: str = "muff", *,
+@renamed(device="effect")
+def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "muff", *,
               only: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
               threads: Optional[int] = None, compute: str = "auto",
               kernel: str = "python3", cell_timeout: Optional[int] = None,
@@ -57,8 +61,6 @@ def reproduce(profile: str = "quick", source: str = "embedded", device: str = "m
     (None: no limit, as a ``paper`` training cell runs for hours; the test suite sets one so a
     hung kernel fails the test instead of stalling CI).
     """
-    import papermill
-
     get_profile(profile)
     if not NOTEBOOK_DIR.is_dir():
         raise FileNotFoundError(f"no notebooks at {NOTEBOOK_DIR}: run from a checkout of the "
@@ -74,10 +76,10 @@ def reproduce(profile: str = "quick", source: str = "embedded", device: str = "m
     for name in names:
         t0 = time.perf_counter()
         out = out_dir / f"{name}.ipynb"
-        log(f"[{name}] running ({profile}, {source}/{device}) -> {out}")
+        log(f"[{name}] running ({profile}, {source}/{effect}) -> {out}")
         papermill.execute_notebook(
             str(NOTEBOOK_DIR / f"{name}.ipynb"), str(out), kernel_name=kernel,
-            parameters=parameters(name, profile, source, device, threads, compute),
+            parameters=parameters(name, profile, source, effect, threads, compute),
             progress_bar=False, cwd=str(NOTEBOOK_DIR), execution_timeout=cell_timeout)
         errors = error_outputs(out)
         if errors:
@@ -86,7 +88,7 @@ def reproduce(profile: str = "quick", source: str = "embedded", device: str = "m
         log(f"[{name}] done in {timings[name]:.1f} s")
     timings["total"] = round(time.perf_counter() - total, 1)
     write_json(out_dir / "timings.json", {"profile": profile, "source": source,
-                                          "device": device, "seconds": timings})
+                                          "effect": effect, "seconds": timings})
     log(f"all done in {timings['total']:.1f} s")
     return timings
 
@@ -95,7 +97,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fxlib.reproduce", description=__doc__.split("\n")[0])
     p.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
     p.add_argument("--source", default="embedded", help="embedded | wright2019 | a folder")
-    p.add_argument("--device", default="muff")
+    p.add_argument("--effect", "--device", default="muff", dest="effect",
+                   help="muff | ht1 | a file prefix (--device: the old name)")
     p.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK",
                    help=f"run only these ({', '.join(NOTEBOOKS)})")
     p.add_argument("--threads", type=int, default=None)
@@ -105,7 +108,7 @@ def main(argv=None) -> int:
                    help="seconds one notebook cell may run (default: no limit)")
     args = p.parse_args(argv)
     try:
-        reproduce(args.profile, args.source, args.device, only=args.only,
+        reproduce(args.profile, args.source, args.effect, only=args.only,
                   out_dir=Path(args.out) if args.out else None, threads=args.threads,
                   compute=args.compute, cell_timeout=args.cell_timeout)
     except Exception as err:          # papermill's errors name the notebook and the cell

@@ -22,18 +22,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from . import thesis
-from ._atomic import write_json
+from ._atomic import atomic_path, write_json
+from ._compat import renamed
+from .data import build_embedded
 from .models import count_parameters
+from .plots import busiest_window
 from .profiles import get_profile
 from .report import markdown_table
-from .timing import hardware_line, time_model
+from .timing import hardware_info, hardware_line, time_model
+from .train import TrainConfig, load_training_data, train
 
 #: The thesis's models in the order its tables list them.
 LABELS: tuple[str, ...] = tuple(r.label for r in thesis.RESULTS)
@@ -79,19 +84,46 @@ def experiment(label: str) -> Experiment:
 
 
 def relative_change(ours: float, reference: float) -> float:
-    """(ours - reference) / |reference|."""
-    return (ours - reference) / abs(reference) if reference else float("inf")
+    """(ours - reference) / |reference| (0 when both are 0, inf when only the reference is)."""
+    if reference == 0:
+        return 0.0 if ours == 0 else float("inf")
+    return (ours - reference) / abs(reference)
+
+
+#: A seed repetition counts as stable when the ESR's coefficient of variation (std / mean over
+#: the seeds) is below this: 15 %, about 1.5x the thesis's own 10 % for TOR C h64 (table 4.10).
+STABLE_CV = 0.15
+
+
+class Excerpt(Mapping):
+    """The listening / figure excerpt of the test split: ``{"input", "target", <label>...}``
+    arrays (a read-only mapping, what ``fxlib.notebook.listen`` takes) and ``start``, its first
+    sample in the test split."""
+
+    def __init__(self, signals: dict, start: int):
+        self._signals, self.start = dict(signals), int(start)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._signals[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._signals)
+
+    def __len__(self) -> int:
+        return len(self._signals)
 
 
 class Study:
-    """Runs, tables and verdicts of the study for one profile and one dataset (module doc)."""
+    """Runs, tables and verdicts of the study for one profile and one dataset (module doc).
+    ``device=`` is accepted as the old name of ``effect`` (README, "Renamed")."""
 
-    def __init__(self, profile: str = "quick", source: str = "embedded", device: str = "muff",
+    @renamed(device="effect")
+    def __init__(self, profile: str = "quick", source: str = "embedded", effect: str = "muff",
                  *, runs: str | os.PathLike | None = None, data_root=None, data_seed: int = 0,
                  threads: Optional[int] = None, compute: str = "auto", force: bool = False,
                  progress: Optional[bool] = None, train: bool = True):
         self.profile = get_profile(profile)
-        self.source, self.device, self.data_root, self.data_seed = (source, device, data_root,
+        self.source, self.effect, self.data_root, self.data_seed = (source, effect, data_root,
                                                                      data_seed)
         self.runs, self.threads, self.compute = runs, threads, compute
         self.force, self.progress = force, progress
@@ -105,27 +137,24 @@ class Study:
     def dataset(self):
         """The dataset, loaded (and for the embedded source built) once per Study."""
         if self._dataset is None:
-            from .train import load_dataset
             if self.source == "embedded":
-                from .data import build_embedded
                 build_embedded(self.profile.data_scale, self.data_seed, self.data_root)
-            self._dataset = load_dataset(self.source, self.device, self.data_root,
-                                         scale=self.profile.data_scale,
-                                         data_seed=self.data_seed)
+            self._dataset = load_training_data(self.source, self.effect, self.data_root,
+                                               scale=self.profile.data_scale,
+                                               data_seed=self.data_seed)
         return self._dataset
 
-    def config(self, label: str, seed: int = 0, teacher_path: Optional[str] = None):
-        from .train import TrainConfig
+    def config(self, label: str, seed: int = 0, teacher_path: Optional[str] = None
+               ) -> TrainConfig:
         e = experiment(label)
         return TrainConfig(model=e.model, method=e.method, profile=self.profile.name, seed=seed,
-                           source=self.source, device=self.device, std=e.std,
+                           source=self.source, effect=self.effect, standardize=e.std,
                            data_seed=self.data_seed, data_root=self.data_root,
                            teacher=teacher_path)
 
     def run(self, label: str, seed: int = 0):
         """The run of experiment ``label`` with ``seed`` (teachers first, seed 0), trained,
         resumed or reused. With ``force`` each run is retrained once per Study."""
-        from .train import train
         key = (label, seed)
         if key in self._cache:
             return self._cache[key]
@@ -190,8 +219,8 @@ class Study:
 
     def context(self) -> str:
         d = self.dataset.desc
-        data = f"{d['kind']} / {d['device']}" + (f" (scale {d['scale']}, seed {d['data_seed']})"
-                                                   if d["kind"] == "embedded" else "")
+        data = f"{d['kind']} / {self.dataset.effect}" + (
+            f" (scale {d['scale']}, seed {d['data_seed']})" if d["kind"] == "embedded" else "")
         return (f"Ours: profile `{self.profile.name}`, data {data}, test set; times with 1 "
                 f"thread on {hardware_line({**_hardware(), 'threads': 1})}. Thesis: real "
                 "Big Muff Pi recordings, paper training, Colab Xeon CPU.")
@@ -221,6 +250,10 @@ class Study:
             raise ValueError("no candidate runs in real time on this machine")
         return min(ok, key=lambda lb: self._metric(lb, metric, seed))
 
+    def repetition_seeds(self, seeds: Optional[Sequence[int]] = None) -> list[int]:
+        """The seeds of the seed repetition: ``seeds``, or the profile's ``seed_repetitions``."""
+        return list(range(self.profile.seed_repetitions)) if seeds is None else list(seeds)
+
     def seed_repetition(self, label: str, seeds: Sequence[int]) -> dict:
         """Mean ± std (ddof 1) of test MAE and ESR over ``seeds`` (thesis table 4.10)."""
         mae = np.array([self.run(label, s).metrics["test_mae"] for s in seeds])
@@ -233,7 +266,6 @@ class Study:
     # -- signals for figures and listening ----------------------------------------------------
     def window(self, length: int = 4096) -> int:
         """Start of the figure window: the busiest 4096 samples of the test target."""
-        from .plots import busiest_window
         return busiest_window(self.dataset.splits["test"][1], length)
 
     def excerpt_bounds(self, seconds: float = 4.0) -> tuple[int, int]:
@@ -244,9 +276,9 @@ class Study:
                                                                                  thesis.SAMPLE_RATE)))
         return start, min(n, start + int(seconds * thesis.SAMPLE_RATE))
 
-    def signals(self, labels: Iterable[str], seed: int = 0, seconds: float = 4.0) -> dict:
-        """{"input", "target", <label>...}: the test excerpt and each model's output on it
-        (cached in each run folder as ``excerpt-*.npy``)."""
+    def signals(self, labels: Iterable[str], seed: int = 0, seconds: float = 4.0) -> Excerpt:
+        """The test excerpt and each model's output on it (``Excerpt``; the outputs are cached
+        in each run folder as ``excerpt-*.npy``)."""
         start, stop = self.excerpt_bounds(seconds)
         x, y = (a[start:stop] for a in self.dataset.splits["test"])
         out = {"input": x, "target": y}
@@ -259,11 +291,9 @@ class Study:
                 out[label] = np.load(path)
             else:
                 out[label] = run.predict(x).astype(np.float32)
-                from ._atomic import atomic_path
                 with atomic_path(path) as tmp, open(tmp, "wb") as f:
                     np.save(f, out[label], allow_pickle=False)
-        out["_start"] = start
-        return out
+        return Excerpt(out, start)
 
 
 def thesis_row(label: str) -> thesis.ThesisResult:
@@ -286,9 +316,40 @@ def _models_source_hash() -> str:
 
 
 def _hardware() -> dict:
-    from .timing import hardware_info
     return hardware_info(1)
 
 
-__all__ = ["Study", "Experiment", "EXPERIMENTS", "LABELS", "NOTEBOOK_TABLES", "table_labels",
-           "experiment", "thesis_row", "relative_change"]
+# -- seed repetition (thesis table 4.10) ------------------------------------------------------
+def seed_table(info: dict, context: str = "") -> str:
+    """Table 4.10 as Markdown: ours (``Study.seed_repetition``) above the thesis's."""
+    ref = thesis.SEED_REPETITION
+    rows = [{"label": f"{info['label']} (ours)", "seeds": len(info["seeds"]),
+             "mae": f"{info['mae'][0]:.4f} ± {info['mae'][1]:.4f}",
+             "esr": f"{info['esr'][0]:.4f} ± {info['esr'][1]:.4f}"},
+            {"label": f"{ref['label']} (thesis)", "seeds": ref["runs"],
+             "mae": f"{ref['mae'][0]} ± {ref['mae'][1]}",
+             "esr": f"{ref['esr'][0]} ± {ref['esr'][1]}"}]
+    table = markdown_table(rows, {"label": "model", "seeds": "seeds", "mae": "MAE",
+                                  "esr": "ESR"})
+    return table + ("\n" + context if context else "")
+
+
+def seed_verdicts(info: dict) -> list[str]:
+    """The seed-repetition verdicts, from our numbers: the ESR's coefficient of variation
+    beside the thesis's, stability (``STABLE_CV``), and whether the best model is the thesis's."""
+    ref = thesis.SEED_REPETITION
+    mean, sd = info["esr"]
+    cv, ref_cv = sd / mean, ref["esr"][1] / ref["esr"][0]
+    label = info["label"]
+    return [f"{label}: ESR {mean:.4g} ± {sd:.2g} over {len(info['seeds'])} seeds (coefficient "
+            f"of variation {100 * cv:.1f} %); the thesis saw {100 * ref_cv:.1f} % for "
+            f"{ref['label']}.",
+            f"stable over seeds (CV < {100 * STABLE_CV:.0f} %): "
+            + ("yes" if cv < STABLE_CV else "no"),
+            f"same best model as the thesis ({ref['label']}): "
+            + ("yes" if label == ref["label"] else f"no ({label})")]
+
+
+__all__ = ["Study", "Experiment", "Excerpt", "EXPERIMENTS", "LABELS", "NOTEBOOK_TABLES",
+           "table_labels", "experiment", "thesis_row", "relative_change", "seed_table",
+           "seed_verdicts", "STABLE_CV"]

@@ -1,7 +1,7 @@
 """The thesis's published numbers, in one place, for side-by-side tables.
 
 Source: the 2023 U. de Chile master's thesis this project reproduces (chapter 4, Big Muff Pi test
-set), restated in ``shared/study/PROTOCOL.md``. Times are ms to process 1 s of audio on a Colab
+set), listed with every table in docs/README.md. Times are ms to process 1 s of audio on a Colab
 CPU (Intel Xeon 2.0 GHz, PyTorch profiler, 10 runs, mean ± std). These are **their** numbers,
 never ours: tables print them in columns labelled "thesis".
 

@@ -12,11 +12,12 @@ Choices, stated:
   whole-signal framing (Hann overlap-add, hop 2048: 23 frames of 4096 for 1 s) -- see
   ``fxlib.models.cafx``.
 * ``torch.inference_mode``, a fixed thread count (default 1, restored afterwards), flush-to-zero
-  for denormals (tiny recurrent states otherwise make some CPUs 30-100x slower; restored
+  for denormals (tiny recurrent states otherwise make some CPUs many times slower; restored
   afterwards), ``warmup`` untimed runs first, plus one untimed profiled run (the profiler's first
   session pays its own start-up).
-* Profiler: only one top-level range per run is recorded. A GRU on CPU dispatches ~10 operators
-  per sample, so recording every operator of 44,100 steps costs GBs and inflates the time ~4x;
+* Profiler: only one top-level range per run is recorded. A GRU on CPU dispatches several
+  operators per sample, so recording every operator of 44,100 steps costs GBs of memory and
+  inflates the time (docs/benchmarks.md, section 'Inference (thesis protocol)');
   fxlib disables per-operator recording inside the range (``torch._C._autograd.
   _enable_record_function``) and reports the range's CPU time. If that private switch disappears
   from a future PyTorch, the full recording is used and a warning says so.
@@ -38,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile, record_function
 
 from .thesis import SAMPLE_RATE
 
@@ -119,7 +121,9 @@ class TimingResult:
 
 
 @contextlib.contextmanager
-def _timing_environment(threads: int):
+def timing_environment(threads: int):
+    """The conditions every fxlib timing runs under: ``threads`` torch threads, flush-to-zero
+    for denormals and inference mode, all restored afterwards (module notes)."""
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     flushed = torch.set_flush_denormal(True)
@@ -158,8 +162,6 @@ def _quiet_native_stderr():
 
 def _profiled_ms(run) -> float:
     """CPU time of one top-level profiler range around ``run()``, in ms."""
-    from torch.profiler import ProfilerActivity, profile, record_function
-
     with _quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
         with record_function("fxlib.inference"):
             if _RECORD_SWITCH is not None:
@@ -193,11 +195,11 @@ def time_model(model: nn.Module, seconds: float = 1.0, sample_rate: int = SAMPLE
 
     result = TimingResult(seconds=seconds, runs=runs, warmup=warmup, threads=threads,
                           device=device, hardware=hardware_info(threads, device))
-    with _timing_environment(threads):
+    with timing_environment(threads):
         for _ in range(warmup):
             run()
         if profiler:
-            _profiled_ms(run)   # the profiler's own start-up (~1 s the first time) is not timed
+            _profiled_ms(run)   # the profiler's own (slow) start-up is not timed
             result.profiler_ms = [_profiled_ms(run) for _ in range(runs)]
         for _ in range(runs):
             start = time.perf_counter()

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from fxlib.models import build_model
-from fxlib.models.cafx import _same
+from fxlib.models.cafx import same_pad
 
 
 def _reference_saaf(saaf, x):
@@ -30,8 +30,8 @@ def _reference_saaf(saaf, x):
 
 def _reference_forward_frames(m, frames):
     k = m.config.kernel_size
-    p = F.conv1d(_same(frames.unsqueeze(1), k), m.conv.weight, m.conv.bias)
-    h = F.softplus(F.conv1d(_same(p.abs(), 2 * k), m.local_conv.weight, m.local_conv.bias,
+    p = F.conv1d(same_pad(frames.unsqueeze(1), k), m.conv.weight, m.conv.bias)
+    h = F.softplus(F.conv1d(same_pad(p.abs(), 2 * k), m.local_conv.weight, m.local_conv.bias,
                             groups=m.local_conv.weight.shape[0]))
     z = F.softplus(m.latent(F.max_pool1d(h, m.config.pool)))
     h = (p.unflatten(-1, (-1, m.config.pool)) * z.unsqueeze(-1)).flatten(-2)
@@ -42,7 +42,7 @@ def _reference_forward_frames(m, frames):
             h = torch.relu(h)
     h = _reference_saaf(m.saaf, h).transpose(1, 2)
     tied = m.conv.weight.transpose(0, 1)
-    return F.conv1d(_same(h, k), tied, m.deconv_bias).squeeze(1)
+    return F.conv1d(same_pad(h, k), tied, m.deconv_bias).squeeze(1)
 
 
 def _close(new, ref, rel=1e-5, floor=1e-7):

@@ -107,13 +107,13 @@ def test_fetch_checksum_error_is_clean(static_server, tmp_path, monkeypatch, cap
 
 
 def test_build_passes_options(tmp_path, monkeypatch, capsys):
-    from fxlib.data import embedded
+    import fxlib.data.__main__ as cli
     calls = []
 
     def fake_build(scale, seed, root, *, force=False):
         calls.append((scale, seed, root, force))
         return Path(root) / "embedded" / scale
-    monkeypatch.setattr(embedded, "build_embedded", fake_build)
+    monkeypatch.setattr(cli, "build_embedded", fake_build)
     assert main(["build", "--scale", "smoke", "--seed", "7", "--root", str(tmp_path),
                  "--force"]) == 0
     assert calls == [("smoke", 7, str(tmp_path), True)]

@@ -1,11 +1,13 @@
 """Data-free KD: generator/student steps move the discrepancy the right way, β/γ applied,
 schedule, frozen teacher, determinism, and real model callables (RNN, CAFx frames)."""
-import inspect
+import copy
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import fxlib.data
 from fxlib.kd import df as DF
 from fxlib.kd import DFDistiller, Generator, alpha_schedule, generator_loss, student_loss
 from fxlib.models import build_model
@@ -138,10 +140,84 @@ def test_teacher_is_frozen_and_never_changes():
     assert any(not torch.equal(a, b) for a, b in zip(s_before, student.parameters()))
 
 
-def test_distiller_takes_no_data():
-    params = set(inspect.signature(DFDistiller).parameters)
-    assert not params & {"data", "dataset", "loader", "x", "y", "inputs", "targets"}
-    assert params >= {"teacher", "student", "generator"}
+class Recording(nn.Module):
+    """Wraps a model and records (a detached copy of) every input it is called with."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model, self.inputs = model, []
+
+    def forward(self, x):
+        self.inputs.append(x.detach().clone())
+        return self.model(x)
+
+
+class ReadsData(nn.Module):
+    """A model that (wrongly) reads an audio file on every call."""
+
+    def __init__(self, model: nn.Module, wav):
+        super().__init__()
+        self.model, self.wav, self.reads = model, wav, 0
+
+    def forward(self, x):
+        audio, _ = fxlib.data.read_wav(self.wav)
+        self.reads += 1
+        return self.model(x) + 0.0 * float(audio[0])
+
+
+def test_distiller_runs_where_data_reads_fail(tmp_path):
+    """Inside ``forbid_data_access`` (how ``fxlib.train.data_free`` runs it) the distiller trains,
+    while a teacher or student that reads a real WAV raises ``DataAccessError`` there."""
+    wav = fxlib.data.write_wav(tmp_path / "di.wav", np.linspace(-0.5, 0.5, 64))
+    assert fxlib.data.read_wav(wav)[0].shape == (64,)      # readable outside the section
+    teacher, student, gen, d = _make(seed=4, n_student_steps=2)
+    s_before = [p.clone() for p in student.parameters()]
+    with fxlib.data.forbid_data_access("data-free distillation"):
+        history = d.run(2)
+        for bad_teacher, bad_student in ((ReadsData(Toy(4), wav), Pointwise(2)),
+                                         (Toy(4), ReadsData(Pointwise(2), wav))):
+            bad = DFDistiller(bad_teacher, bad_student, Generator(SEG), batch_size=2,
+                              n_student_steps=1, total_iterations=1)
+            with pytest.raises(fxlib.data.DataAccessError, match="data-free distillation"):
+                bad.step()
+            assert getattr(bad_teacher, "reads", 0) + getattr(bad_student, "reads", 0) == 0
+    assert [r["iteration"] for r in history] == [1, 2] and d.iteration == 2
+    assert all(np.isfinite([r["generator_loss"], r["student_loss"]]).all() for r in history)
+    assert any(not torch.equal(a, b) for a, b in zip(s_before, student.parameters()))
+    reader = ReadsData(Toy(4), wav)                       # outside, the same model works
+    DFDistiller(reader, Pointwise(2), Generator(SEG), batch_size=2, n_student_steps=1).step()
+    assert reader.reads == 3                              # G step + S step (x_g and x_p)
+
+
+def test_teacher_sees_only_generated_and_gaussian_inputs():
+    """Per outer iteration the teacher is called 1 + 2 n_s times, on (m, L) batches only:
+    x_g = G(z) in the G step (G before its update), then per S step x_g = G(z) (G after it)
+    and x_p ~ N(0, input_scale^2), with z and x_p the next draws of the distiller's rng."""
+    m, n_s, scale, seed = 40, 3, 0.1, 11
+    torch.manual_seed(seed)
+    teacher, student = Recording(Toy(8)), Pointwise(3)
+    gen = Generator(SEG, input_scale=scale)
+    gen_before = copy.deepcopy(gen)
+    d = DFDistiller(teacher, student, gen, batch_size=m, n_student_steps=n_s,
+                    total_iterations=5, seed=seed)
+    d.step()
+    seen = teacher.inputs
+    assert len(seen) == 1 + 2 * n_s
+    assert all(x.shape == (m, SEG) for x in seen)
+    rng = torch.Generator().manual_seed(seed)            # replay the distiller's draws
+    with torch.no_grad():
+        torch.testing.assert_close(seen[0], gen_before(gen.sample_z(m, rng)), rtol=0, atol=0)
+        assert not torch.equal(seen[0], gen(gen.sample_z(m, torch.Generator().manual_seed(seed))))
+        for k in range(n_s):
+            x_g, x_p = seen[1 + 2 * k], seen[2 + 2 * k]
+            torch.testing.assert_close(x_g, gen(gen.sample_z(m, rng)), rtol=0, atol=0)
+            torch.testing.assert_close(x_p, scale * torch.randn(m, SEG, generator=rng),
+                                       rtol=0, atol=0)
+            # x_p: Gaussian with std input_scale (m * L = 1280 samples: ~2 % standard error)
+            assert x_p.mean().abs().item() < 0.1 * scale
+            assert x_p.std().item() == pytest.approx(scale, rel=0.1)
+    # fresh noise for every step: no two inputs are the same batch
+    assert all(not torch.equal(a, b) for i, a in enumerate(seen) for b in seen[i + 1:])
 
 
 def test_defaults_match_official_code():
@@ -162,14 +238,19 @@ def test_input_scale_scales_noise():
 
 
 def test_determinism_with_seed():
-    def final(seed, data_seed):
-        teacher, student, gen, d = _make(seed=0)
-        d.rng.manual_seed(data_seed)
+    def final(seed, global_seed=123):
+        torch.manual_seed(0)                      # the same initial weights every time
+        teacher, student, gen = Toy(16), Pointwise(3), Generator(SEG)
+        d = DFDistiller(teacher, student, gen, batch_size=16, n_student_steps=3,
+                        total_iterations=10, seed=seed)
+        torch.manual_seed(global_seed)            # the global RNG must not matter
         d.run(2)
         return [p.detach().clone() for p in list(gen.parameters()) + list(student.parameters())]
 
-    a, b, c = final(0, 5), final(0, 5), final(0, 6)
+    a, b, c, g = final(5), final(5), final(6), final(5, global_seed=7)
+    assert len(a) == 8                            # generator 4 + student 4 tensors
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert all(torch.equal(x, y) for x, y in zip(a, g))
     assert any(not torch.equal(x, y) for x, y in zip(a, c))
 
 

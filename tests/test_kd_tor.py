@@ -8,6 +8,7 @@ import torch
 
 from fxlib import losses as L
 from fxlib.kd import TORLoss, epsilon_from_residuals, rejected_fraction, tor_loss, tor_mask
+from fxlib.kd.tor import DEFAULTS
 from fxlib.models import build_model
 
 # A 5-sample example; eps = 3/10 rejects sample 2 only (|t - R_t| = 1).
@@ -27,9 +28,9 @@ def _l1_fr():
 
 
 def test_mask_tiny_example():
-    assert KEEP == [True, True, False, True, True]
     m = tor_mask(_t(T_), _t(RT), EPS_)
-    assert m.dtype == torch.bool and m.tolist() == KEEP
+    # |t - R_t| = 0, 1/4, 1, 1/8, 0 against eps = 3/10: only sample 2 is over
+    assert m.dtype == torch.bool and m.tolist() == [True, True, False, True, True]
     # boundary is kept (<=); 2-D works per sample
     m2 = tor_mask(torch.tensor([[0.0, 1.0], [2.0, 0.5]]), torch.zeros(2, 2), 1.0)
     assert m2.tolist() == [[True, True], [False, True]]
@@ -39,11 +40,10 @@ def test_mask_tiny_example():
 
 
 def test_thesis_variant_mae_hand_computed():
-    kept = [i for i in range(5) if KEEP[i]]
-    mae_kept = sum(abs(RS[i] - T_[i]) for i in kept) / len(kept)     # (1/4+1/4+0+1/4)/4
-    assert mae_kept == Fr(3, 16)
-    assert _l1_fr() == Fr(13, 40)
-    expected = 2 * mae_kept + Fr(1, 2) * _l1_fr()
+    # kept samples 0, 1, 3, 4: |R_s - t| = 1/4, 1/4, 0, 1/4 -> MAE over kept = 3/4 / 4 = 3/16
+    # all samples: |R_t - R_s| = 1/4, 1/2, 1/2, 1/8, 1/4 -> L1 = (13/8) / 5 = 13/40
+    # L = c_tor * 3/16 + c_d * 13/40 = 2 * 3/16 + 1/2 * 13/40 = 30/80 + 13/80 = 43/80
+    expected = Fr(43, 80)
     got = tor_loss(_t(RS), _t(T_), _t(RT), EPS_, loss="mae", c_tor=2.0, c_d=0.5)
     assert got.item() == pytest.approx(float(expected), rel=1e-12)
     module = TORLoss(EPS_, loss="mae", c_tor=2.0, c_d=0.5)
@@ -81,6 +81,78 @@ def test_original_variant_f_zero_and_sqrt():
     # c_d > 0 adds the L1 term, c_tor scales the TOR term
     got2 = tor_loss(_t(RS), _t(T_), _t(RT), EPS_, variant="original", f="sqrt", c_tor=3.0)
     assert got2.item() == pytest.approx(3 * expected_sqrt + float(_l1_fr()), rel=1e-12)
+
+
+# The documented defaults (DEFAULTS) on a tiny known answer. The teacher's training residuals
+# t - R_t, signed, 11 samples: |.| sorted = 0.1, 0.2, ..., 1.0, 3.0.
+TRAIN_RT = torch.full((11,), 0.5, dtype=torch.float64)
+TRAIN_T = TRAIN_RT + torch.tensor([0.1, -0.2, 0.3, -0.4, 0.5, 0.6, -0.7, 0.8, 0.9, 1.0, -3.0],
+                                  dtype=torch.float64)
+# A batch of 4: |t - R_t| = 0.5, 1.5, 2.9, 0.25; |R_s - t| = 0.25, 0.5, 1.0, 0.75;
+# |R_t - R_s| = 0.25, 1.0, 1.9, 0.5.
+B_T = torch.tensor([0.5, -1.0, 2.0, 0.0], dtype=torch.float64)
+B_RT = torch.tensor([0.0, 0.5, -0.9, 0.25], dtype=torch.float64)
+B_RS = torch.tensor([0.25, -0.5, 1.0, 0.75], dtype=torch.float64)
+L1_ALL = (0.25 + 1.0 + 1.9 + 0.5) / 4                # = 0.9125, never masked
+
+
+def _tor_from_options(opts: dict, family: str = "cafx") -> TORLoss:
+    """A TOR run's options -> its loss, as documented: epsilon None = the epsilon_quantile of
+    the teacher's absolute training residuals."""
+    eps = opts["epsilon"]
+    if eps is None:
+        eps = epsilon_from_residuals(TRAIN_T - TRAIN_RT, opts["epsilon_quantile"])
+    return TORLoss.for_family(family, eps, c_tor=opts["c_tor"], c_d=opts["c_d"],
+                              variant=opts["variant"], f=opts["f"])
+
+
+def _with(**changes) -> float:
+    return _tor_from_options({**DEFAULTS, **changes})(B_RS, B_T, B_RT).item()
+
+
+def test_defaults_give_the_hand_computed_loss():
+    # epsilon None -> 0.99 quantile of |train residuals| (linear interpolation, 11 values):
+    # position 0.99 * (11 - 1) = 9.9, between the 10th (1.0) and 11th (3.0) order statistics:
+    # eps = 1.0 + 0.9 * (3.0 - 1.0) = 2.8 (not the max 3.0: the worst training sample is out)
+    loss = _tor_from_options(DEFAULTS)
+    assert loss.epsilon == pytest.approx(2.8, rel=1e-12)
+    assert rejected_fraction(TRAIN_T, TRAIN_RT, loss.epsilon) == pytest.approx(1 / 11)
+    # on the batch, eps = 2.8 keeps samples 0, 1, 3 (|t - R_t| = 2.9 at sample 2 is rejected)
+    assert loss.mask(B_T, B_RT).tolist() == [True, True, False, True]
+    # thesis variant, c_tor = c_d = 1, MAE student (A family):
+    # E = (0.25 + 0.5 + 0.75) / 3 = 0.5 over kept; L = 1 * 0.5 + 1 * 0.9125 = 1.4125
+    assert loss(B_RS, B_T, B_RT).item() == pytest.approx(1.4125, rel=1e-12)
+    # tor_loss's own keyword defaults are DEFAULTS' c_tor, c_d, variant and f
+    assert tor_loss(B_RS, B_T, B_RT, loss.epsilon).item() == pytest.approx(1.4125, rel=1e-12)
+
+
+def test_each_default_changes_the_loss_as_documented():
+    assert _with() == pytest.approx(1.4125, rel=1e-12)
+    # quantile 1 -> eps = max = 3.0 keeps all: E = (0.25 + 0.5 + 1.0 + 0.75) / 4 = 0.625
+    assert _with(epsilon_quantile=1.0) == pytest.approx(0.625 + L1_ALL, rel=1e-12)
+    # a fixed epsilon replaces the quantile: 0.4 keeps sample 3 only, E = 0.75
+    assert _with(epsilon=0.4) == pytest.approx(0.75 + L1_ALL, rel=1e-12)
+    assert _with(epsilon=0.4, epsilon_quantile=1.0) == pytest.approx(0.75 + L1_ALL, rel=1e-12)
+    # epsilon = inf: the plain loss + L1, the same as quantile 1 here
+    assert _with(epsilon=math.inf) == pytest.approx(0.625 + L1_ALL, rel=1e-12)
+    # c_tor scales E only: 2 * 0.5 + 0.9125
+    assert _with(c_tor=2.0) == pytest.approx(1.9125, rel=1e-12)
+    # c_d scales L1 only; 0 leaves E alone: 0.5 + 0.5 * 0.9125 = 0.95625, and 0.5
+    assert _with(c_d=0.5) == pytest.approx(0.95625, rel=1e-12)
+    assert _with(c_d=0.0) == pytest.approx(0.5, rel=1e-12)
+    # f only matters for the original variant
+    assert _with(f="sqrt") == pytest.approx(1.4125, rel=1e-12)
+    # original: squared error on kept samples averaged over all N = 4:
+    # (0.25^2 + 0.5^2 + 0.75^2) / 4 = (0.0625 + 0.25 + 0.5625) / 4 = 0.21875, + L1
+    assert _with(variant="original") == pytest.approx(0.21875 + L1_ALL, rel=1e-12)
+    # f = sqrt adds sqrt|R_s - R_t| of the rejected sample 2: sqrt(1.9) / 4
+    assert _with(variant="original", f="sqrt") == pytest.approx(
+        0.21875 + math.sqrt(1.9) / 4 + L1_ALL, rel=1e-12)
+    # an E_B student (B/C family) with the same defaults: E_B over the kept samples + L1
+    kept = torch.tensor([True, True, False, True])
+    e_b = L.esr_dc(B_RS, B_T, mask=kept).item()
+    assert _tor_from_options(DEFAULTS, "rnn")(B_RS, B_T, B_RT).item() == pytest.approx(
+        e_b + L1_ALL, rel=1e-12)
 
 
 @pytest.mark.parametrize("loss,fn", [("mae", L.mae), ("esr_dc", L.esr_dc)])

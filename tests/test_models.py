@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 import fxlib
 from fxlib.models import CAFx, RecurrentModel, RNNStream, SAAF, build_model, count_parameters
-from fxlib.models.cafx import _same
+from fxlib.models.cafx import same_pad
 
 # Thesis tables 4.1-4.9 (and MODEL-SPEC's layer arithmetic).
 EXPECTED_PARAMS = {"A": 72065, "Av2": 34113, "B": 17217, "B16": 1233, "B8": 361,
@@ -58,9 +58,9 @@ def test_cafx_tied_deconvolution_is_unflipped_correlation_with_the_conv_weight()
     y = m.forward_frames(0.1 * torch.randn(2, 4096))
     h = captured["h"].transpose(1, 2).detach()                    # (B, C, T) into the deconv
     k = m.config.kernel_size
-    expected = F.conv1d(_same(h, k), m.conv.weight.transpose(0, 1), m.deconv_bias).squeeze(1)
+    expected = F.conv1d(same_pad(h, k), m.conv.weight.transpose(0, 1), m.deconv_bias).squeeze(1)
     torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
-    flipped = F.conv1d(_same(h, k), m.conv.weight.transpose(0, 1).flip(-1), m.deconv_bias)
+    flipped = F.conv1d(same_pad(h, k), m.conv.weight.transpose(0, 1).flip(-1), m.deconv_bias)
     assert not torch.allclose(y, flipped.squeeze(1), atol=1e-4)
     (grad,) = torch.autograd.grad(expected.sum(), m.conv.weight)
     assert grad.abs().sum() > 0
@@ -72,8 +72,8 @@ def test_same_padding_follows_keras_split():
     for k in (64, 128, 32):
         w = torch.zeros(1, 1, k)
         w[0, 0, (k - 1) // 2] = 1.0
-        assert torch.equal(F.conv1d(_same(x, k), w), x)
-        assert _same(x, k).shape[-1] == 10 + k - 1
+        assert torch.equal(F.conv1d(same_pad(x, k), w), x)
+        assert same_pad(x, k).shape[-1] == 10 + k - 1
 
 
 def test_cafx_frame_shapes_and_input_checks():

@@ -71,10 +71,10 @@ def test_model_switcher_swaps_the_player_without_an_output_widget():
     ipywidgets.Output, whose captured messages hung papermill intermittently)."""
     widgets = pytest.importorskip("ipywidgets")
     sig = {"input": np.zeros(441, np.float32), "target": np.full(441, 0.5, np.float32),
-           "_hidden": np.ones(3, np.float32)}
+           "B h8": np.ones(441, np.float32)}
     box = notebook.model_switcher(sig)
     toggle, player = box.children
-    assert list(toggle.options) == ["input", "target"]
+    assert list(toggle.options) == ["input", "target", "B h8"]     # every signal, in order
     assert not any(isinstance(w, widgets.Output) for w in box.children)
     first = player.value
     assert "<audio" in first

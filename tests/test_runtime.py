@@ -12,6 +12,7 @@ Set FXLIB_RUNTIME_FULL=1 to run every block partition over the whole 60 s.
 from __future__ import annotations
 
 import copy
+import math
 import os
 
 import numpy as np
@@ -494,5 +495,64 @@ def test_cafx_latency_is_minimal(av2):
     assert d[1] > 0 and d[2] > 0                     # y[1], y[2] need x[1 + L]
 
 
-def test_compile_kernels_runs_every_kernel():
-    assert K.compile_kernels() >= 0.0
+# ------------------------------------------------------------------------- compile_kernels
+#: The numba dispatchers ``compile_kernels`` must run, by module: every cell x ``GATES``
+#: block function, the blocked mat-vec, the bare chain, the finiteness check and the vector
+#: gate functions behind ``simd.apply``.
+BLOCK_KERNELS = {(cell, gates): K.kernels(cell, gates).__name__
+                 for cell in ("LSTM", "GRU") for gates in K.GATES}
+COMPILED = [(K, name) for name in sorted(BLOCK_KERNELS.values())] + [
+    (K, "gates_blocked"), (K, "bare_chain"), (K, "all_finite"), (simd, "_apply")]
+
+
+def _record_calls(monkeypatch, targets):
+    """Replace each numba dispatcher ``module.name`` by a wrapper that records the numba types
+    of its arguments (the signature a call compiles or picks) and then calls the dispatcher.
+    Calls are recorded whatever was compiled before in this process, so the check does not
+    depend on test order."""
+    calls = {}
+
+    def wrap(name, disp):
+        def recorder(*args):
+            calls.setdefault(name, []).append(tuple(disp.typeof_pyval(a) for a in args))
+            return disp(*args)
+        recorder.__name__ = name
+        return recorder
+
+    for module, name in targets:
+        disp = getattr(module, name)
+        monkeypatch.setattr(module, name, wrap(name, disp))
+    return calls
+
+
+def test_compile_kernels_runs_every_kernel(monkeypatch):
+    """``compile_kernels`` calls every block kernel (both cells x every gate variant), the
+    blocked mat-vec and the gate functions, each with exactly the argument types the streamer
+    passes at run time: afterwards no ``Streamer`` call has anything left to compile. Then
+    each compiled block kernel reproduces PyTorch's forward on a tiny model."""
+    originals = {name: getattr(module, name) for module, name in COMPILED}
+    calls = _record_calls(monkeypatch, COMPILED)
+    seconds = K.compile_kernels()
+    assert isinstance(seconds, float) and math.isfinite(seconds)
+    missing = sorted({name for _, name in COMPILED} - set(calls))
+    assert not missing, f"compile_kernels did not run {missing}"
+    for name, sigs in calls.items():                # each call left a compiled overload
+        assert set(sigs) <= set(originals[name].signatures), name
+        assert all(sig in originals[name].overloads for sig in sigs), name
+    compiled = {name: set(sigs) for name, sigs in calls.items()}
+
+    # The signature the streamer uses is one compile_kernels compiled: record it (and its
+    # empty warm-up block) through the same wrappers, on another model size.
+    calls.clear()
+    from fxlib.models.rnn import RecurrentModel
+    rng = np.random.default_rng(31)
+    x = (0.5 * rng.standard_normal(300)).astype(np.float32)
+    for (cell, gates), name in BLOCK_KERNELS.items():
+        torch.manual_seed(31)
+        model = RecurrentModel(cell=cell, hidden_size=20).eval()   # 20: partial 16-lane block
+        s = Streamer(model, gates=gates)
+        y = s.process(x)
+        used = set(calls.pop(name))
+        assert used and used <= compiled[name], (cell, gates, used, compiled[name])
+        assert np.abs(y - _reference(model, x)).max() <= TOL, (cell, gates)
+    assert not calls                                 # nothing else was dispatched

@@ -11,7 +11,7 @@ import torch
 
 from fxlib.models import build_model
 from fxlib.runtime import benchmark as bench
-from fxlib.study import experiment
+from fake_runs import fake_run, make_study
 
 
 def _rows(path):
@@ -43,10 +43,27 @@ def test_bare_chain_is_the_matvec_chain(cell):
     np.testing.assert_allclose(outs[0], ref, rtol=0, atol=1e-6)
 
 
-def test_study_labels_are_the_scratch_experiments():
-    for model, label in bench.STUDY_LABELS.items():
-        e = experiment(label)                         # raises on an unknown label
-        assert (e.model, e.method, e.std) == (model, "scratch", False)
+def test_accuracy_chart_takes_each_models_scratch_run(tmp_path, monkeypatch):
+    """The accuracy-vs-speed chart reads the test ESR of each model's scratch run of the profile
+    (seed 0, raw inputs) through ``fxlib.train.find_runs``; a std run, another seed or a KD run
+    of the same model is not it; no run, no point."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    study = make_study(tmp_path)
+    fake_run(study, "B", esr=0.2)
+    fake_run(study, "B h8", esr=0.25)
+    fake_run(study, "B h8", 1, esr=0.5)                       # another seed
+    fake_run(study, "B std h8", esr=0.75)                     # a std run (its teacher first)
+    fake_run(study, "TOR B h8", esr=0.125)                    # a KD run, teacher B first
+    fake_run(study, "C h8", esr=0.375)
+    esr = lambda m: bench.scratch_test_esr(m, "smoke", "arrays", "muff", tmp_path)  # noqa: E731
+    assert (esr("B8"), esr("C8"), esr("B"), esr("C16")) == (0.25, 0.375, 0.2, None)
+    assert esr("B8") is not None and bench.scratch_test_esr("B8", "quick", "arrays", "muff",
+                                                            tmp_path) is None
+    assert bench.scratch_test_esr("B8", "smoke", "arrays", "ht1", tmp_path) is None
+    rows = [{"model": m, "engine": "fxlib", "block": b, "ms_per_s": ms}
+            for m, ms in (("B8", 5.0), ("C8", 4.0), ("C16", 6.0)) for b in (64, "whole")]
+    files = bench._plots(rows, tmp_path / "out", "smoke", "arrays", "muff", tmp_path)
+    assert {p.name for p in files} >= {"bench_accuracy_speed.png", "bench_accuracy_speed.svg"}
 
 
 @pytest.mark.parametrize("name", ["B8", "C8"])

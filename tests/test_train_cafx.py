@@ -7,7 +7,7 @@ import torch
 
 from fxlib.models import build_model
 from fxlib.train import TrainConfig, train
-from fxlib.train import cafx as CF
+from fxlib.models import family as CF
 
 from test_train_rnn import waveshaper_data
 
@@ -24,7 +24,7 @@ def test_predict_is_whole_signal_forward():
     x = torch.randn(5_000) * 0.2
     with torch.no_grad():
         want = model(x)
-    got = CF.predict(model, x)
+    got = CF.overlap_add(model, x)
     assert got.shape == x.shape and torch.equal(got, want)
 
 

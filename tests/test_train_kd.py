@@ -31,7 +31,7 @@ def teachers(tmp_path_factory, data):
     runs = tmp_path_factory.mktemp("runs")
     raw = train(TrainConfig(model="B8", seed=0, overrides=TINY_RNN), runs=runs, data=data,
                 progress=False)
-    std = train(TrainConfig(model="B8", seed=0, std=True, overrides=TINY_RNN), runs=runs,
+    std = train(TrainConfig(model="B8", seed=0, standardize=True, overrides=TINY_RNN), runs=runs,
                 data=data, progress=False)
     return runs, raw, std
 
@@ -117,7 +117,7 @@ def test_df_run_follows_its_std_teacher(teachers, data):
     assert np.isfinite(run.metrics["best_val_loss"]) and np.isfinite(run.metrics["test_esr"])
     assert run.metrics["epochs"] == 2
     with pytest.raises(ValueError, match="trained on raw audio"):
-        train(TrainConfig(model="B8", method="df", teacher=raw.id, std=True, overrides=TINY_DF),
+        train(TrainConfig(model="B8", method="df", teacher=raw.id, standardize=True, overrides=TINY_DF),
               runs=runs, data=data, progress=False)
 
 
@@ -161,7 +161,7 @@ def test_df_trainer_cannot_read_the_dataset(teachers, data, tmp_path):
                     reason="needs ../shared/external/wright2019-pretrained")
 def test_df_from_a_wright_json_teacher(data, tmp_path):
     teacher = load_teacher(json_file=PRETRAINED / "muff-muff4.json")
-    assert teacher.kind == "json" and teacher.family == "rnn" and not teacher.std
+    assert teacher.kind == "json" and teacher.family.name == "rnn" and not teacher.standardized
     cfg = TrainConfig(model="C8", method="df", teacher_json=str(PRETRAINED / "muff-muff4.json"),
                       overrides=TINY_DF)
     run = train(cfg, runs=tmp_path, data=data, progress=False)

@@ -7,7 +7,8 @@ import torch
 
 from fxlib.models import build_model
 from fxlib.train import TrainConfig, train
-from fxlib.train import rnn as R
+from fxlib.models import family as R
+from fxlib.losses import esr_dc
 
 FS = 44_100
 
@@ -64,8 +65,8 @@ def test_tbptt_updates_count_and_warmup_without_grad():
     opt = Spy(model.parameters(), lr=1e-3)
     x = torch.randn(10 * 1_000) * 0.3
     xs, ys = R.make_segments(x, torch.tanh(x), 1_000)
-    R.train_epoch(model, opt, xs, ys, batch=4, init_len=100, tbptt=256,
-                  rng=np.random.default_rng(0))
+    R.tbptt_epoch(model, opt, xs, ys, batch=4, init_len=100, tbptt=256,
+                  rng=np.random.default_rng(0), max_batches=None, loss_fn=esr_dc)
     # 3 batches (4, 4, 2) x ceil(900 / 256) = 4 updates each
     assert len(calls) == 3 * 4
 

@@ -44,7 +44,7 @@ def test_run_dir_contents_and_name(tmp_path):
     assert not list(run.path.glob(".*.part"))       # no temporary files left behind
     loaded = load_run(run.path)
     assert loaded.metrics == run.metrics and loaded.status == "reused"
-    std = train(_cfg(std=True), runs=tmp_path, data=waveshaper_data(), progress=False)
+    std = train(_cfg(standardize=True), runs=tmp_path, data=waveshaper_data(), progress=False)
     assert "-scratch-std-smoke-" in std.path.name and std.config["standardizer"]["std"] > 0
 
 
@@ -148,12 +148,12 @@ def test_cli_folder_source_prints_one_json_line(tmp_path, capsys, monkeypatch):
 
 
 def test_a_shared_dataset_gives_the_same_run(tmp_path):
-    from fxlib.train import load_dataset
+    from fxlib.train import load_training_data
     data = waveshaper_data()
-    ds = load_dataset(arrays=data)
+    ds = load_training_data(arrays=data)
     a = train(_cfg(), runs=tmp_path, data=data, progress=False)
     b = train(_cfg(), runs=tmp_path, data=ds, progress=False)
     assert b.path == a.path and b.status == "reused"
-    s = train(_cfg(std=True), runs=tmp_path, data=ds, progress=False)
+    s = train(_cfg(standardize=True), runs=tmp_path, data=ds, progress=False)
     assert s.config["standardizer"]["mean"] == pytest.approx(float(np.mean(data["train"][0],
                                                                            dtype=np.float64)))

@@ -15,8 +15,10 @@ import argparse
 import sys
 import warnings
 
-from .audio import DataError
-from .fetch import DEFAULT_BASE_URL
+from .embedded import build_embedded
+from .errors import DataError
+from .fetch import DEFAULT_BASE_URL, fetch_wright2019, fetch_wright2019_pretrained
+from .loader import dataset_dir, load_with_reports
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="load a dataset and print its validation reports")
     c.add_argument("source", help="'embedded', 'wright2019' or a folder "
-                                  "{train,val,test}/<device>-{input,target}.wav")
-    c.add_argument("device", help="'muff' or 'ht1' (any file prefix for a folder)")
+                                  "{train,val,test}/<effect>-{input,target}.wav")
+    c.add_argument("effect", help="'muff' or 'ht1' (any file prefix for a folder)")
     c.add_argument("--root", help="data folder (default: $FXLIB_DATA or <repo>/data)")
     c.add_argument("--scale", choices=("full", "smoke"), default="full")
     c.add_argument("--seed", type=int, default=0)
@@ -57,17 +59,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args) -> str:
     if args.command == "build":
-        from .embedded import build_embedded
         return str(build_embedded(args.scale, args.seed, args.root, force=args.force))
     if args.command == "fetch":
-        from .fetch import fetch_wright2019, fetch_wright2019_pretrained
         fetch = fetch_wright2019_pretrained if args.pretrained else fetch_wright2019
         return str(fetch(args.root, args.base_url, timeout=args.timeout, retries=args.retries,
                          progress=not args.quiet))
-    from .loader import dataset_dir, load_with_reports
     with warnings.catch_warnings():  # the reports below already list every warning
         warnings.simplefilter("ignore")
-        _, reports = load_with_reports(args.source, args.device, args.root, scale=args.scale,
+        _, reports = load_with_reports(args.source, args.effect, args.root, scale=args.scale,
                                        seed=args.seed, resample=args.resample,
                                        downmix=args.downmix)
     for report in reports.values():

@@ -1,6 +1,6 @@
 """A switch that makes every dataset read fail: how data-free training proves it is data-free.
 
-Data-free distillation (``fxlib.kd.df``, ``fxlib.train.df``) must not see the training audio.
+Data-free distillation (``fxlib.kd.df``, ``fxlib.train.data_free``) must not see the training audio.
 Not passing the arrays is the first guard; this module is the second: inside
 ``forbid_data_access("...")`` every entry point of ``fxlib.data`` that reads or builds audio
 (``read_wav``, ``load``, ``build_embedded``, ``standardizer_for``) raises ``DataAccessError``
@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from .audio import DataError
+from .errors import DataError
 
 _state = threading.local()
 

@@ -15,17 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import resample_poly
 
 from .._atomic import atomic_path
 from ..thesis import SAMPLE_RATE  # the one sample rate of the study (44.1 kHz)
-
-
-class DataError(ValueError):
-    """Unusable data: the message says what is wrong, with which file, and how to fix it."""
-
-
-class DataWarning(UserWarning):
-    """Suspicious but usable data (clipping, misalignment); emitted via ``warnings.warn``."""
+from .access import check_data_access
+from .errors import DataError, DataWarning
 
 
 def _check_riff(path: Path) -> None:
@@ -69,12 +64,11 @@ def read_wav(path: str | os.PathLike, *, expected_sr: int | None = SAMPLE_RATE,
       silently picking or mixing channels of a stereo re-amp recording can hide a mistake.
     * NaN or infinite samples (possible in float WAV) are an error.
     """
-    from .access import check_data_access  # here, not at the top: access imports this module
     check_data_access(f"read_wav({path})")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file. Check the path (and the dataset layout "
-                        "{train,val,test}/<device>-{input,target}.wav).")
+                        "{train,val,test}/<effect>-{input,target}.wav).")
     _check_riff(path)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -109,8 +103,6 @@ def read_wav(path: str | os.PathLike, *, expected_sr: int | None = SAMPLE_RATE,
 
 def resample_audio(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """Polyphase resampling (Kaiser-windowed FIR), exact for rational rate ratios."""
-    from scipy.signal import resample_poly  # imported lazily: scipy.signal is slow to import
-
     g = gcd(int(sr_in), int(sr_out))
     y = resample_poly(np.asarray(x, dtype=np.float64), sr_out // g, sr_in // g)
     return y.astype(np.float32)

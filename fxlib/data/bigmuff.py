@@ -22,13 +22,14 @@ in the clipping stages the antiparallel diode pair). With ``v = vc - vb = (A - 1
 where each capacitor is a trapezoidal-rule companion model (conductance ``G = 2 C fs`` in
 parallel with a history source ``h``) and the series ``Rs + Cc`` branch folds into
 ``Gs = 1/(Rs + 1/Gcc)``. It is the equation of the Chowdhury-DSP BYOD clipping stage
-(``y = A (u + R (i_D + (y - Vb)/R17 + i_C12))``, as restated in the project's DATA-NOTES) written
+(``y = A (u + R (i_D + (y - Vb)/R17 + i_C12))``; docs/data.md, 'The embedded dataset') written
 as KCL, plus the series coupling capacitor, which makes the stage's input impedance (and with it
 the input high-pass corner) depend on whether the diodes conduct: the bias-shift "bloom" of real
 fuzz. The left side is strictly increasing in ``v``, so the root is unique; it is found per sample
 by Newton-Raphson warm-started from the previous sample, step-limited to 0.1 V, stopping once a
-step is below 1e-6 V (at most ``maxit`` = 8 iterations; about 2.3 on average). Convergence is
-quadratic, so the remaining error is ~1e-11 V (measured against a 1e-13 V tolerance).
+step is below 1e-6 V (at most ``maxit`` = 8 iterations). Convergence is quadratic, so the
+remaining error is far below the stopping step (measured: docs/benchmarks.md, section 'The
+quick study').
 
 **Components** (public BOM citing ElectroSmash; pedalevite ``BigMuffPi.cpp`` (WTFPL) for the
 input booster, whose Rc 12 k / Re 390 Ohm give the ~17 dB ElectroSmash quotes):
@@ -47,10 +48,9 @@ input booster, whose Rc 12 k / Re 390 Ohm give the ~17 dB ElectroSmash quotes):
 
 **Settings**: tone at mid (0.5), volume 0.6 (output peaks about 0.55-0.6), sustain 0.1. The
 circuit has about 65 dB of gain ahead of the second diode pair, so even low sustain is a heavy
-fuzz; sustain was chosen against the issue's hardness criterion, not any thesis figure: the
-least-squares 64-tap FIR fitted on train leaves test ESR 0.49 at full scale (seed 0), within the
-0.4-0.5 asked for and near the real-device calibration of DATA-NOTES (0.50-0.66). At sustain 0.5
-the same measure gives about 0.6.
+fuzz; sustain was chosen against a hardness criterion, not any thesis figure: the test ESR
+left by the least-squares 64-tap FIR fitted on train should be 0.4-0.5, near the real pedal's
+(0.50-0.66). The measured values: docs/benchmarks.md, section 'The quick study'.
 """
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ Scales: ``full`` has exactly the original durations (train 342 s, val 84 s, test
 for tests and CI. Smoke splits hold only one to three phrases, so the guitar/bass and mono/poly
 balance (about 50/50 by phrase time) only holds from some tens of seconds up.
 
-Speed (2-core machine shared with other jobs): full build about 20 s, smoke about 0.6 s, plus
-about 1.2 s the first time numba compiles the kernels (cached next to the sources afterwards).
-Two worker threads render independent jobs; the numba kernels and scipy filters release the GIL.
+Speed: each build records its time in ``manifest.json`` (measured builds: docs/benchmarks.md,
+section 'The quick study'); numba compiles the kernels on first use and caches them. Two worker
+threads render independent jobs; the numba kernels and scipy filters release the GIL.
 
 Determinism: same seed, same samples. Bytes are reproducible on one machine (libsndfile's PEAK
 timestamp is zeroed); across CPUs or numba/LLVM versions compare samples with a tolerance.
@@ -61,7 +61,8 @@ from . import bigmuff, guitar, label_noise as noise_mod, tube_amp
 BUILDER_VERSION = "1"
 FS = SAMPLE_RATE
 SPLITS = ("train", "val", "test")
-DEVICES = ("muff", "ht1")
+EFFECTS = ("muff", "ht1")   # the two effects of Wright et al. 2019: Big Muff Pi, Blackstar HT-1
+DEVICES = EFFECTS             # old name of EFFECTS (README, "Renamed")
 #: Samples per split. ``full`` = the original 5:42 / 1:24 / 1:04; ``smoke`` = 1/60 of that.
 FULL_SAMPLES = {split: seconds * FS for split, seconds in SPLIT_SECONDS.items()}  # table 3.1
 SCALES = {"full": dict(FULL_SAMPLES), "smoke": {k: v // 60 for k, v in FULL_SAMPLES.items()}}
@@ -132,7 +133,7 @@ def is_built(folder, identity: dict) -> bool:
     m = read_manifest(folder)
     if m is None or any(m.get(k) != v for k, v in identity.items()):
         return False
-    expected = {f"{s}/{d}-{k}.wav" for s in SPLITS for d in DEVICES for k in ("input", "target")}
+    expected = {f"{s}/{d}-{k}.wav" for s in SPLITS for d in EFFECTS for k in ("input", "target")}
     files = m.get("files", {})
     if set(files) != expected:
         return False
@@ -215,11 +216,11 @@ def build_embedded(scale: str = "full", seed: int = 0, root: str | os.PathLike |
             blob = _wav_bytes(x)
             st = {"input": _signal_stats(x), "score": guitar.score_stats(phrases, x.size),
                   "notes": int(notes.size)}
-            for dev in DEVICES:
+            for dev in EFFECTS:
                 rel = f"{split}/{dev}-input.wav"
                 files[rel] = _write(folder / rel, blob)
             stats["splits"][split] = st
-        order = sorted(((s, d) for s in SPLITS for d in DEVICES),
+        order = sorted(((s, d) for s in SPLITS for d in EFFECTS),
                        key=lambda sd: -lengths[sd[0]] * (2 if sd[1] == "ht1" else 1))
 
         def render(split, dev):
@@ -227,7 +228,7 @@ def build_embedded(scale: str = "full", seed: int = 0, root: str | os.PathLike |
             y = _PROCESSORS[dev](di[split][0].astype(np.float64), FS, info=info)
             if ln is not None and split == "train":
                 ss = np.random.SeedSequence(split_entropy(seed, split),
-                                            spawn_key=(100, DEVICES.index(dev)))
+                                            spawn_key=(100, EFFECTS.index(dev)))
                 y, counts = noise_mod.corrupt(y, FS, ln, ss)
                 info["label_noise_events"] = counts
             return split, dev, y, info

@@ -34,14 +34,16 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
+from tqdm.auto import tqdm
+
 from ..paths import data_root
-from .audio import DataError
+from .errors import DataError
 
 WRIGHT2019_COMMIT = "e3146386b0fd0b562bc393231be3a5938cf9feac"
 DEFAULT_BASE_URL = ("https://raw.githubusercontent.com/Alec-Wright/Automated-GuitarAmpModelling/"
                     f"{WRIGHT2019_COMMIT}/")
 
-#: Repository path -> git blob id (study PROTOCOL.md, section Data).
+#: Repository path -> git blob id (docs/data.md, section 'The real dataset').
 WRIGHT2019_FILES: dict[str, str] = {
     "Data/train/muff-input.wav": "272c05ad1ec6badf8d990c07cc354b76da564c23",
     "Data/train/muff-target.wav": "422a76119ac0f93d65e187eacdcb83d6d43cc461",
@@ -105,10 +107,6 @@ def git_blob_sha1(path: str | os.PathLike) -> str:
 
 def _progress_bar(total: int | None, initial: int, desc: str, enabled: bool):
     if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # progress is a nicety, never a reason to fail
         return None
     return tqdm(total=total, initial=initial, desc=desc, unit="B", unit_scale=True,
                 file=sys.stderr, leave=False)

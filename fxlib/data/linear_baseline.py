@@ -1,6 +1,6 @@
 """Least-squares linear FIR baseline: how much of a target a linear filter can explain.
 
-Used to check that a synthetic target is genuinely nonlinear (DATA-NOTES section 4e): fit the
+Used to check that a target is genuinely nonlinear (docs/data.md, 'The embedded dataset'): fit the
 best FIR ``h`` (``taps`` coefficients) mapping input to target on the training split, then score
 it on the test split with the error-to-signal ratio ESR = sum (y - y_hat)^2 / sum y^2 (Wright et
 al., DAFx 2019, without pre-emphasis). A linear target scores ~0; a heavy fuzz around 0.4-0.7.
@@ -67,3 +67,16 @@ def fir_esr(train_xy, test_xy, taps: int = 64) -> float:
     if x_test.shape != y_test.shape:
         raise ValueError("test x and y must have the same length")
     return esr(y_test, lfilter(h, [1.0], x_test))
+
+
+#: ``nonlinearity`` thresholds on the FIR-64 test ESR: a linear filter leaving >= 30 % of the
+#: target's energy unexplained is "strongly nonlinear" (a fuzz: 0.4-0.7), >= 5 % "mildly"
+#: (an overdrive), below that "nearly linear".
+STRONG, MILD = 0.3, 0.05
+
+
+def nonlinearity(fir_test_esr: float) -> str:
+    """The verdict the dataset notebook prints for a FIR-64 test ESR (thresholds above)."""
+    if fir_test_esr >= STRONG:
+        return "strongly nonlinear"
+    return "mildly nonlinear" if fir_test_esr >= MILD else "nearly linear"

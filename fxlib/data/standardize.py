@@ -1,9 +1,10 @@
 """Input standardisation for the data-free KD "std" variants.
 
-Those variants feed the teacher synthetic inputs drawn to match the statistics of the real
-training input, and need mu and sigma of that input without keeping the audio around. The
+Those variants train on standardised inputs z = (x - mu) / sigma, the space where data-free KD
+draws its N(0, 1) noise, and need mu and sigma of the training input without keeping the audio
+around. The
 stats are computed once from the *training* input only (val/test must not leak into training)
-and stored beside the data as ``<dataset folder>/stats-<device>.json``, so a run, a notebook and
+and stored beside the data as ``<dataset folder>/stats-<effect>.json``, so a run, a notebook and
 an exported model all use the very same numbers. The stored file is reused while the training
 input it was computed from is unchanged (same size and modification time, same read options);
 anything else recomputes it.
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._atomic import write_json
+from .._compat import renamed
 from .access import check_data_access
-from .audio import DataError, DataWarning, read_wav
-from .loader import _check_device, _require_files, dataset_dir, pair_paths
+from .audio import read_wav
+from .errors import DataError, DataWarning
+from .loader import check_effect, dataset_dir, pair_paths, require_files
 
 _STATS_VERSION = 1
 
@@ -56,25 +59,26 @@ class Standardizer:
         return cls(float(d["mean"]), float(d["std"]))
 
 
-def standardizer_for(source: str | os.PathLike, device: str,
+@renamed(device="effect")
+def standardizer_for(source: str | os.PathLike, effect: str,
                      root: str | os.PathLike | None = None, *, scale: str = "full",
                      seed: int = 0, resample: bool = False,
                      downmix: bool = False) -> Standardizer:
-    """mu and sigma of the training input of ``source``/``device``, cached as JSON beside it.
+    """mu and sigma of the training input of ``source``/``effect``, cached as JSON beside it.
 
     Arguments as for ``fxlib.data.load``. If the folder is read-only the stats are computed
     but not stored (with a ``DataWarning``).
     """
-    check_data_access(f"standardizer_for({source!r}, {device!r})")
-    _check_device(source, device)
+    check_data_access(f"standardizer_for({source!r}, {effect!r})")
+    check_effect(source, effect)
     folder = dataset_dir(source, root, scale=scale, seed=seed)
-    _require_files(source, folder, device, ("train",))
-    in_path, _ = pair_paths(folder, device, "train")
+    require_files(source, folder, effect, ("train",))
+    in_path, _ = pair_paths(folder, effect, "train")
     st = in_path.stat()
     fingerprint = {"file": f"train/{in_path.name}", "size": st.st_size,
                    "mtime_ns": st.st_mtime_ns, "resample": bool(resample),
                    "downmix": bool(downmix)}
-    stats_path = folder / f"stats-{device}.json"
+    stats_path = folder / f"stats-{effect}.json"
     if stats_path.is_file():
         try:
             doc = json.loads(stats_path.read_text(encoding="utf-8"))

@@ -15,12 +15,12 @@ simulations", Glass Audio 1996), 12AU7 constants (mu 21.5, Ex 1.3, Kg1 1180, Kp 
 current ``hk``), so the cathode voltage ``Vk = (Ip + hk) / (1/Rk + Gk)`` carries the bias memory
 (the operating point sags and recovers after loud notes). With ``Vp = B+ - Rp Ip`` the stage is
 one scalar equation in the plate current, solved per sample by Newton-Raphson from the previous
-samples' currents (linearly extrapolated) with the *analytic* derivative (DATA-NOTES: a
-finite-difference derivative was the prototype's bottleneck)::
+samples' currents (linearly extrapolated) with the *analytic* derivative (a finite-difference
+derivative was the prototype's bottleneck)::
 
     F(Ip) = Ip - Ip_koren(Vp - Vk, Vg - Vk) = 0,   F' = 1 + dIp/dVpk (Rp + Rk') + dIp/dVgk Rk'
 
-F' >= 1 everywhere, so the root is unique and Newton converges in 1-3 steps. Each stage starts
+F' >= 1 everywhere, so the root is unique and Newton converges in a few steps. Each stage starts
 at its DC operating point (solved once) so splits begin without a bias transient.
 
 **Grid**: the grid is fed through a coupling capacitor (22 nF) with a 1 M grid leak (7 Hz
@@ -37,10 +37,10 @@ being linear and last, runs after decimation. Newton stops when a step is below 
 quadratic convergence the plate-voltage error is then ~1e-6 V on swings of tens of volts.
 
 **Settings**: 6 V at grid 1 per DI unit, gain pot 0.5, push-pull Vsat 100 V, volume 0.45
-(output peaks about 0.8). Chosen for a milder overdrive than the fuzz, per the issue: the
-64-tap linear-FIR test ESR is 0.15 at full scale (seed 0); with the drive turned down to
-near-linear it is still about 0.05, the share of the amp's long linear memory (coupling and
-cathode time constants, EQ) that 64 taps cannot represent.
+(output peaks about 0.8). Chosen for a milder overdrive than the fuzz: a much lower 64-tap
+linear-FIR test ESR than the fuzz's, of which a floor is the amp's long linear memory (coupling
+and cathode time constants, EQ) that 64 taps cannot represent even with the drive turned down
+(measured: docs/benchmarks.md, section 'The quick study').
 """
 from __future__ import annotations
 

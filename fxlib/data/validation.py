@@ -10,22 +10,23 @@ file, the wrong sample rate. Warnings (strings in the report; the loader turns t
 * **Latency** -- the target lags or leads the input by more than ``max_latency`` samples
   (default ``MAX_LATENCY`` = 8, 0.18 ms). Misalignment is the most common cause of failed
   trainings: a causal model cannot produce output that leads its input, and a lag costs it
-  memory. A few samples are the effect's own filter delay, hence the tolerance: the embedded
-  circuit-model Big Muff measures +4..+5 and its tube amp +2 (full set); a re-amp chain with
-  uncompensated interface latency is typically off by 1-10 ms, i.e. 44-441 samples.
+  memory. A few samples are the effect's own filter delay, hence the tolerance (the embedded
+  circuit models' own delays: docs/benchmarks.md, section 'The quick study'); a re-amp chain
+  with uncompensated interface latency is typically off by 1-10 ms, i.e. 44-441 samples.
 * **No alignment peak** -- input and target do not look related at all (two files that are not
   a pair, or a pair from different takes).
 
 How the latency is measured, and why not by plain cross-correlation: for a coloured input (guitar)
 the cross-correlation is the effect's impulse response smeared by the input's autocorrelation,
-and its peak moves with the effect's filters (tens of samples for a fuzz on guitar, measured
-with Wright et al.'s own pretrained Big Muff and HT-1 models, which are aligned by construction).
+and its peak moves with the effect's filters (by tens of samples for a fuzz on guitar, even for
+Wright et al.'s own pretrained Big Muff and HT-1 models, which are aligned by construction).
 We instead estimate the effect's *best linear approximation* h = S_xy / S_xx (Welch averages,
 Hann windows; the input spectrum is "pre-whitened", the Roth weighting of generalised
 cross-correlation), which is well defined for a nonlinear effect too (Bussgang), and take the lag
 of its largest tap within +-``LATENCY_SEARCH_MS``. On those pretrained models this gives 0 (and
 exactly d for a target shifted by d). The ratio of that tap to the median tap is the confidence:
-about 5 for unrelated signals (the largest of ~1800 noise taps), 15+ for a real effect.
+low for unrelated signals (the largest of many noise taps), several times higher for a real
+effect (measured: docs/benchmarks.md, section 'The quick study').
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, DataError
+from .audio import SAMPLE_RATE
+from .errors import DataError
 
 #: RMS below this (-80 dBFS; 16-bit quantisation noise is about -101 dBFS) counts as silence.
 SILENCE_RMS = 1e-4

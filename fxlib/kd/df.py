@@ -1,8 +1,8 @@
 """Data-free (DF) knowledge distillation for regression.
 
-Kang & Kang, "Data-free knowledge distillation in neural networks for regularization",
+Kang & Kang, "Data-free knowledge distillation in neural networks for regression",
 Expert Systems with Applications 175:114813, 2021; official code
-Myeonginn-Kang/datafree_kd_regression ``proposed.py`` (MODEL-SPEC §6, PROTOCOL §KD).
+Myeonginn-Kang/datafree_kd_regression ``proposed.py`` (docs/kd.md, section 'DF').
 
 A generator G maps noise z ~ N(0, I_50) to input segments x_g that make teacher T and student S
 disagree; the student then learns to agree with the teacher on x_g and on plain Gaussian noise
@@ -39,7 +39,7 @@ Decisions:
   student's in the S step, so neither ever receives the other's gradients.
 * **Optimiser note.** RMSprop's square average starts at 0, so its first update is a sign step
   of about 10 × lr per weight; at the official lr 1e-3 the very first generator step can
-  overshoot and lower the discrepancy on its own batch (seen on 2 of 20 toy seeds). This is the
+  overshoot and lower the discrepancy on its own batch (seen on some toy seeds). This is the
   official setting and is kept; the direction of L_G is tested at lr 1e-4.
 * **Determinism.** All noise (z, x_p) is drawn from the distiller's own ``torch.Generator``
   seeded by ``seed``; with the same seed and the same initial weights two runs on CPU give

@@ -2,7 +2,7 @@
 
 Takamoto, Morishita, Imaoka, "An efficient method of training small models for regression
 problems with knowledge distillation", MIPR 2020 (arXiv 2002.12597), as modified by the thesis
-(§2.8, §3.4.3; PROTOCOL §Knowledge distillation, MODEL-SPEC §5).
+(§2.8, §3.4.3; docs/kd.md, section 'TOR').
 
 Notation: ``t`` target, ``R_t`` teacher output, ``R_s`` student output, all (batch, samples)
 (or (samples,)) tensors of one shape. Teacher and student may be of different families (a
@@ -35,8 +35,9 @@ teacher B distilled into a student A): TOR only needs their output tensors.
       L = c_TOR · L_TOR + c_D · L1(R_t, R_s)
 
   (normalised by all N, as a per-sample loss averaged over a batch; with f = 0 it is therefore
-  (kept fraction) × MSE over kept samples). The paper has no L1 term; it is added when c_D > 0,
-  so pass ``c_d=0`` for the paper's loss alone. sqrt(|x|) is given a zero (sub)gradient at
+  (kept fraction) × MSE over kept samples). The L1 distillation term L_D = L1(R_t, R_s) is
+  weighed in with c_D as the thesis presents the paper's loss (eq. 2.19); pass ``c_d=0`` for
+  L_TOR alone. sqrt(|x|) is given a zero (sub)gradient at
   x = 0 to avoid the infinite derivative there.
 
 Defaults and rationale:
@@ -44,16 +45,16 @@ Defaults and rationale:
 * ε from the teacher's own residuals: ``epsilon_from_residuals(|t - R_t| on the training set,
   quantile=0.99)`` rejects the 1 % of training samples where the teacher disagrees most with the
   target. A fixed absolute ε would have to be re-tuned per effect and per teacher quality
-  (MODEL-SPEC §5: "ε must be relative ... to the teacher's own residual statistics"); a
-  quantile keeps the rejected fraction known and small, which is the intent of outlier
-  rejection (outliers are rare), and ε = ∞ (quantile 1 → max, or ``math.inf``) recovers the
+  (ε must be relative to the teacher's own residual statistics); a quantile keeps the rejected
+  fraction known and small, which is the intent of outlier rejection (outliers are rare), and
+  ε = ∞ (quantile 1 → max, or ``math.inf``) recovers the
   plain loss + c_D·L1.
 * c_TOR = 1, c_D = 1: the thesis's form weighs the two terms without stated values; 1:1 is the
   neutral choice, and also the weighting used in the only public audio-effect KD code
-  (aleksati/kd-audio-fx, 1:1 feature and target loss, MODEL-SPEC §8). Note the scales differ by
-  loss: MAE and L1 are both in amplitude units, while E_B is a ratio (≈ 0.01-0.1 for trained
-  B/C models) — with E_B students c_D = 1 makes the L1 term comparatively strong; tune c_D per
-  family if needed.
+  (aleksati/kd-audio-fx, 1:1 feature and target loss). Note the scales differ by
+  loss: MAE and L1 are both in amplitude units, while E_B is a ratio of energies, so for E_B
+  students the weight of the L1 term grows with the target's level; tune c_D per family and
+  dataset if needed (docs/kd.md, section 'TOR').
 """
 from __future__ import annotations
 
@@ -65,14 +66,15 @@ import torch
 from torch import nn
 
 from .. import losses as _L
+from ..models import FAMILIES
 
 LossFn = Callable[..., torch.Tensor]
 
 #: Named student losses accepted by ``tor_loss(loss=...)``; each takes ``mask=``.
 STUDENT_LOSSES: dict[str, LossFn] = _L.LOSSES
 
-#: Student loss per model family (``fxlib.models.FAMILY``): MAE for A, E_B for B/C.
-FAMILY_LOSS: dict[str, str] = _L.TRAINING_LOSS
+#: Student loss per model family (``fxlib.models.FAMILIES``): MAE for A, E_B for B/C.
+FAMILY_LOSS: dict[str, str] = {name: family.loss for name, family in FAMILIES.items()}
 
 VARIANTS = ("thesis", "original")
 

@@ -1,9 +1,9 @@
 """CAFx: the convolutional audio-effects model (models A and Av2 of the thesis).
 
 Martínez Ramírez & Reiss, "Modeling nonlinear audio effects with end-to-end deep neural
-networks", ICASSP 2019 (arXiv:1810.06603); layer-by-layer as in MODEL-SPEC §1-2, i.e. the public
-DL-AFx ``CAFx`` graph minus its per-channel ``Dense_local`` (that removal is what gives the
-thesis's 72,065 / 34,113 trainable parameters).
+networks", ICASSP 2019 (arXiv:1810.06603); layer by layer as in docs/models.md (section
+'CAFx (A, Av2)'), i.e. the public DL-AFx ``CAFx`` graph minus its per-channel ``Dense_local``
+(that removal is what gives the thesis's 72,065 / 34,113 trainable parameters).
 
 One frame of ``frame_length`` = 4096 samples, shapes (batch, channels, time)::
 
@@ -14,7 +14,7 @@ One frame of ``frame_length`` = 4096 samples, shapes (batch, channels, time)::
       -> dense stack over channels at every time step -> SAAF          (DNN-SAAF back-end)
       -> tied deconvolution: cross-correlation with the *same* Conv1d weight, own bias (1 param)
 
-Choices where the sources are silent (MODEL-SPEC §1.3, §9), all count-neutral:
+Choices where the sources are silent (docs/models.md), all count-neutral:
 
 * latent dense: softplus; DNN-SAAF of A: relu x4 then linear (as DL-AFx); Av2's single
   Linear(128->128) is linear, playing the role of A's last (linear) layer in front of the SAAF;
@@ -38,7 +38,8 @@ depthwise conv + softplus + max-pool as one autograd Function whose backward onl
 argmax windows (``_LocalConvPool``), and the tied deconvolution as matmul + col2im
 (``_TiedDeconv``). Parameters, initialisation and state_dict are those of the plain layers
 (``conv``, ``local_conv``, ...); the results equal the direct ``F.conv1d`` formulation up to
-float rounding (tests/test_cafx_fast.py), training is ~2-2.5x faster on one CPU core.
+float rounding (tests/test_cafx_fast.py); the speed-up: docs/benchmarks.md, section 'Training
+throughput'.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def _lecun_uniform_(weight: torch.Tensor, fan_in: int) -> None:
     nn.init.uniform_(weight, -bound, bound)
 
 
-def _same(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
+def same_pad(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
     """Zero-pad time for a 'same' convolution as Keras does: (k-1)//2 left, k//2 right.
 
     For even kernels this is 31/32 (k = 64) and 63/64 (k = 128); PyTorch's padding='same'
@@ -90,7 +91,7 @@ def _same(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
 
 
 class _LocalConvPool(torch.autograd.Function):
-    """``max_pool(softplus(depthwise_conv1d(_same(|P|, k), weight, bias)), pool)``.
+    """``max_pool(softplus(depthwise_conv1d(same_pad(|P|, k), weight, bias)), pool)``.
 
     P comes in the dense stack's (B, T, C) layout; the result is (B, C, T/pool). |P| is written
     straight into the zero-padded (B, C, T + k - 1) buffer the convolution reads (abs, the
@@ -100,8 +101,8 @@ class _LocalConvPool(torch.autograd.Function):
     passes gradient to one position per pool window only (the argmax, the same index max_pool
     itself reports): the weight gradient is built from just those B*C*T/pool input windows
     (an indexed gather and one batched matmul) instead of a dense correlation over all T
-    positions -- the dense depthwise weight gradient was the single slowest op of CAFx training
-    (~2.7 s of ~15 s per A mini-batch on one core). The input gradient uses the ordinary
+    positions -- the dense depthwise weight gradient was the single slowest op of CAFx
+    training. The input gradient uses the ordinary
     (fast) convolution input-gradient on the scattered, mostly-zero output gradient.
     """
 
@@ -109,7 +110,7 @@ class _LocalConvPool(torch.autograd.Function):
     def forward(ctx, p, weight, bias, pool):
         b, t, c = p.shape
         k = weight.shape[-1]
-        left = (k - 1) // 2                                          # Keras split, see _same
+        left = (k - 1) // 2                                          # Keras split, see same_pad
         xp = p.new_empty(b, c, t + k - 1)
         xp[..., :left].zero_()
         xp[..., left + t:].zero_()
@@ -145,7 +146,7 @@ class _LocalConvPool(torch.autograd.Function):
 
 
 class _TiedDeconv(torch.autograd.Function):
-    """The tied deconvolution ``F.conv1d(_same(h^T, k), weight.transpose(0, 1), bias)``.
+    """The tied deconvolution ``F.conv1d(same_pad(h^T, k), weight.transpose(0, 1), bias)``.
 
     h is (B, T, C) (the dense stack's layout), weight the front-end's (C, 1, k); returns (B, T).
     Computed as one batched matmul ``G = flip(W)^T h^T`` (B, k, T) followed by col2im
@@ -153,7 +154,7 @@ class _TiedDeconv(torch.autograd.Function):
     the unflipped cross-correlation, and output t sits at fold position ``t + k // 2`` (Keras
     'same' split). The backward is im2col (F.unfold) of the padded output gradient and two
     matmuls, returning dh directly in h's (B, T, C) layout. Same sums as the direct 128->1
-    convolution, whose CPU backward was ~10x slower.
+    convolution, whose CPU backward is much slower.
     """
 
     @staticmethod
@@ -184,7 +185,7 @@ class _TiedDeconv(torch.autograd.Function):
 
 
 def _front_conv(frames: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``F.conv1d(_same(frames[:, None], k), weight, bias)`` (1 -> C channels), as (B, T, C).
+    """``F.conv1d(same_pad(frames[:, None], k), weight, bias)`` (1 -> C channels), as (B, T, C).
 
     im2col + one matmul: the (B*T, k) patch matrix is small for one input channel, the result
     comes out directly in the dense stack's (B, T, C) layout (no transposing copy later), and
@@ -193,7 +194,7 @@ def _front_conv(frames: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) 
     """
     b, t = frames.shape
     c, _, k = weight.shape
-    patches = _same(frames, k).unfold(-1, k, 1).reshape(b * t, k)   # (B*T, k), a copy
+    patches = same_pad(frames, k).unfold(-1, k, 1).reshape(b * t, k)   # (B*T, k), a copy
     return torch.addmm(bias, patches, weight.view(c, k).t()).view(b, t, c)
 
 
@@ -207,7 +208,7 @@ class CAFx(nn.Module):
             cfg = CAFxConfig(**{**asdict(cfg), **overrides})
         self.config = cfg
         k, c = cfg.kernel_size, cfg.filters
-        # 'same' padding is applied explicitly (see _same): no bias in the split, no warning.
+        # 'same' padding is applied explicitly (see same_pad): no bias in the split, no warning.
         self.conv = nn.Conv1d(1, c, k)
         self.local_conv = nn.Conv1d(c, c, 2 * k, groups=c)
         self.pool = nn.MaxPool1d(cfg.pool)   # the layer; forward_frames pools in _LocalConvPool
@@ -255,6 +256,26 @@ class CAFx(nn.Module):
                 h = torch.relu_(h)
         h = self.saaf(h)                                             # (B, T, C)
         return _TiedDeconv.apply(h, self.conv.weight, self.deconv_bias)
+
+    def forward_frames_direct(self, frames: torch.Tensor) -> torch.Tensor:
+        """``forward_frames`` in its direct form: the diagram of the module notes with plain
+        convolutions, max-pool and SAAF by its definition. Equal to ``forward_frames`` up to
+        float rounding (tests/test_cafx_fast.py); slower, but made of traceable operators only
+        (the ONNX export, ``fxlib.export``)."""
+        k = self.config.kernel_size
+        p = F.conv1d(same_pad(frames.unsqueeze(1), k), self.conv.weight, self.conv.bias)
+        h = F.softplus(F.conv1d(same_pad(p.abs(), 2 * k), self.local_conv.weight,
+                                self.local_conv.bias, groups=self.config.filters))
+        z = F.softplus(self.latent(F.max_pool1d(h, self.config.pool)))       # (B, C, T/p)
+        h = (p.unflatten(-1, (-1, self.config.pool)) * z.unsqueeze(-1)).flatten(-2)
+        h = h.transpose(1, 2)                                                 # (B, T, C)
+        for i, layer in enumerate(self.dense):
+            h = layer(h)
+            if i < len(self.dense) - 1:
+                h = torch.relu(h)
+        h = self.saaf.reference(h).transpose(1, 2)                            # (B, C, T)
+        tied = self.conv.weight.transpose(0, 1)                               # (1, C, k)
+        return F.conv1d(same_pad(h, k), tied, self.deconv_bias).squeeze(1)
 
     # -- whole signals ---------------------------------------------------------------------
     def n_frames(self, n_samples: int) -> int:

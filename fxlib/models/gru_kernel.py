@@ -29,10 +29,10 @@ Results are deterministic (fixed loop and GEMM shapes; no threading in the kerne
 Arithmetic: GEMMs run in the input dtype (float32 for the models; float64 is supported, for
 ``gradcheck``); the element-wise gate maths is done in float64 scalars and rounded on store.
 For float32, σ and tanh use a rational approximation of tanh (Eigen's, max abs error 2.2e-7,
-σ(v) = ½ + ½ tanh(v/2)), which LLVM vectorizes (libm calls are not vectorized without SVML;
-they were ~2/3 of the run time); float64 uses libm ``exp``/``tanh``. Hence results agree with
-``nn.GRU`` to float32 rounding (differences ~1e-7 in outputs, ~1e-6 relative in gradients),
-not bitwise.
+σ(v) = ½ + ½ tanh(v/2)), which LLVM vectorizes (libm calls are not vectorized without SVML,
+and dominated the run time); float64 uses libm ``exp``/``tanh``. Hence results agree with
+``nn.GRU`` to float32 rounding, not bitwise (observed differences: docs/benchmarks.md, section
+'Kernel fidelity').
 
 ``GRUFunction`` is the ``torch.autograd.Function``; ``gru_forward`` picks the no-save path when
 no gradient is needed. Shapes: x (B, T), h0 (B, H), w_ih (3H, 1), w_hh (3H, H), b_ih, b_hh (3H,);

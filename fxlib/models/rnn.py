@@ -1,7 +1,8 @@
 """Recurrent models B (LSTM) and C (GRU): one recurrent layer, a linear read-out, a skip.
 
 Wright, Damskägg, Välimäki, "Real-time black-box modelling with recurrent neural networks",
-DAFx 2019 (the ``SimpleRNN`` of their CoreAudioML code, MODEL-SPEC §4.1)::
+DAFx 2019 (the ``SimpleRNN`` of their CoreAudioML code; docs/models.md, section 'Recurrent
+models (B, C)')::
 
     y[n] = x[n] + Linear(h[n]),   h[n] = RNN(x[n], h[n-1]),   h[-1] = 0
 
@@ -16,35 +17,23 @@ TBPTT detaches the carried state between updates: ``detach_state``.
 
 GRU on CPU, float32: numba kernel
 ---------------------------------
-PyTorch has no fused GRU on CPU, so ``nn.GRU`` costs a fixed ~126 µs per time step for
-forward+backward whatever the hidden size (one 2048-step TBPTT update of C8 at batch 8: 259 ms;
-C at batch 40: 522 ms), and ~400-500 ms to run 1 s of audio (44,100 steps, batch 1) even for
-C8: per-step overhead, not arithmetic. ``forward_stateful`` therefore routes the GRU recurrence
-(CPU, float32 input/parameters/state) through ``fxlib.models.gru_kernel`` (numba, serial,
-deterministic; exact backward as a ``torch.autograd.Function``). Measured on the 2-core AMD
-EPYC dev machine, ``torch.set_num_threads(1)``, median of 3 (the machine was shared, so
-absolute numbers vary ±30 %)::
-
-    case (ms)                                                   nn.GRU  kernel  speed-up
-    TBPTT update (fwd+esr_dc+bwd+Adam), C,  batch 40, 2048 steps   487    217    2.2x
-    TBPTT update, C8, batch 8                                      221      4.8   46x
-    TBPTT update, C8, batch 40                                     234     18     13x
-    TBPTT update, C16, batch 40                                    258     30      8.6x
-    inference, 44,100 samples, batch 1: C                          591     37     16x
-    inference, C16                                                 496     10     48x
-    inference, C8                                                  495      9.8   51x
+PyTorch has no fused GRU on CPU, so ``nn.GRU`` pays a fixed per-step overhead whatever the
+hidden size, which dominates training and inference of the small GRUs. ``forward_stateful``
+therefore routes the GRU recurrence (CPU, float32 input/parameters/state) through
+``fxlib.models.gru_kernel`` (numba, serial, deterministic; exact backward as a
+``torch.autograd.Function``). Its speed against ``nn.GRU``: docs/benchmarks.md, section
+'Training throughput'.
 
 The parameters are still ``rec.weight_ih_l0`` etc. of the ``nn.GRU`` module, and the state
 layout is unchanged ((1, batch, hidden)), so checkpoints, the Wright et al. JSON format,
 ``detach_state``, ``zero_state`` and ``RNNStream`` are unaffected. Results agree with ``nn.GRU``
-to float32 rounding (different summation order; a rational tanh approximation with max error
-2.2e-7), not bitwise: outputs differ by <= ~2.4e-7, gradients by ~1e-6 of their largest entry
-(``tests/test_gru_kernel.py``).
+to float32 rounding (different summation order; a rational tanh approximation), not bitwise
+(``tests/test_gru_kernel.py`` holds the bounds).
 
 Switch: ``fxlib.models.rnn.USE_GRU_KERNEL = False`` (or the environment variable
 ``FXLIB_GRU_KERNEL=0`` at import) falls back to ``nn.GRU`` everywhere. CUDA, float64 and other
-dtypes, and LSTM always use the PyTorch modules. First use compiles the kernels (~2.6 s for
-float32, plus ~1.5 s to import numba/scipy; cached on disk by numba afterwards, ~0.4 s to load).
+dtypes, and LSTM always use the PyTorch modules. First use compiles the kernels (cached on disk
+by numba afterwards).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Hou, Samaras, Kurc, Gao, Saltz, "ConvNets with Smooth Adaptive Activation Functions for
 Regression", AISTATS 2017 (PMLR 54:430-439, arXiv:1608.06557). Used as in the CAFx model of
 Martínez Ramírez & Reiss (ICASSP 2019) and its public Keras code (mchijmma/DL-AFx, layer ``SAAF``),
-which is what the thesis's parameter counts assume (MODEL-SPEC §3):
+which is what the thesis's parameter counts assume (docs/models.md, section 'CAFx (A, Av2)'):
 
 * ``N`` breakpoints ``linspace(-r, r, N)`` (r = 0.2); the *segments* are the disjoint pairs
   ``(bp0, bp1), (bp2, bp3), ...``, so there are ``floor(N / 2)`` of them (N = 25 -> 12, the last
@@ -86,7 +86,7 @@ class SAAF(nn.Module):
         """Index of each value's piece, ``bucketize(x, (s0, e0, s1, ...), right=True)``.
 
         The breakpoints are uniform (a linspace), so the piece is an affine map of ``x``, clamped
-        and truncated: a few elementwise passes instead of a binary search per value (~3x faster).
+        and truncated: a few elementwise passes instead of a binary search per value.
         Values within rounding of a breakpoint may land in the neighbouring piece; the activation
         is C1 there, so the result differs from bucketize's only by float rounding.
         """
@@ -102,7 +102,7 @@ class SAAF(nn.Module):
             raise ValueError(f"SAAF expects {self.channels} channels on the last axis, "
                              f"got shape {tuple(x.shape)}")
         # The activation is a piecewise quadratic: find each sample's piece once and look its
-        # coefficients up, instead of summing n_seg basis functions (5-10x fewer passes over
+        # coefficients up, instead of summing n_seg basis functions (far fewer passes over
         # the (batch, 4096, 128) tensor, which dominate CAFx's run time). The evaluation and its
         # backward are one autograd Function (_PiecewiseQuadratic) so that the backward is a
         # few fused passes rather than autograd's chain of gathers, muls and adds.

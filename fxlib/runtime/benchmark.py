@@ -20,21 +20,22 @@ Engines:
 * ``torch``: PyTorch's own whole-signal forward -- for B/C ``nn.LSTM``/``nn.GRU`` + linear +
   skip (bypassing fxlib's numba GRU kernel, so this is PyTorch's number), for A/Av2
   ``model(x)``. The baseline of the ratios ``x torch``. With ``--torch-blocks``, also
-  PyTorch's nn.LSTM/nn.GRU at the block sizes, state carried (slow for GRUs: ~1 s per run).
+  PyTorch's nn.LSTM/nn.GRU at the block sizes, state carried (slow for GRUs).
 * ``onnxruntime``: the model exported by ``fxlib.export`` (B/C: native LSTM/GRU operators, state
   carried between blocks; A/Av2: the frame graph, whole signal only). Skipped, with a note,
-  when ``onnxruntime`` or ``fxlib.export`` cannot be imported (or with ``--no-onnx``).
+  when ``onnxruntime`` cannot be imported (or with ``--no-onnx``).
 * ``bare``: for hidden size 64, the recurrent mat-vec chain alone (the kernels' own blocked,
   register-accumulated mat-vec ``kernels._gates``, input term and bias, then h <- g[:H] / 64,
   no activation): a floor for any per-sample engine on this CPU, not a model.
 
-Goals of issue 6, checked (never assumed) at 64-sample blocks: every B/C size >= 2.5x faster
+The streaming goals, checked (never assumed) at 64-sample blocks: every B/C size >= 2.5x faster
 than PyTorch's whole-signal forward and >= 1.25x faster than ONNX Runtime at the same block;
 LSTM-64 and GRU-64 within 1.6x of the bare chain. Files (``--out``, default ``figures/``):
 ``bench_stream.csv``, ``bench_stream.{png,svg}`` and, when the study's runs exist,
-``bench_accuracy_speed.{png,svg}`` (test ESR of each scratch model vs fxlib ms per second at
-64-sample blocks, or whole-signal when 64 is not measured). A/Av2 are streamed at
-``--cafx-blocks`` (default 64) and whole (each run of A costs ~1 s).
+``bench_accuracy_speed.{png,svg}`` (test ESR of each model's scratch run of the profile, seed 0,
+on raw inputs -- the newest when there are several -- vs fxlib ms per second at 64-sample
+blocks, or whole-signal when 64 is not measured). A/Av2 are streamed at
+``--cafx-blocks`` (default 64) and whole (A is slow to stream: keep its blocks few).
 This is a script: it prints and writes, it asserts no time.
 """
 from __future__ import annotations
@@ -46,23 +47,27 @@ import tempfile
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numba
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
 
+from .. import export
 from .._atomic import atomic_open
-from ..models import build_model
+from ..models import RecurrentFamily, build_model, family_of
 from ..models.rnn import RecurrentModel
+from ..paths import figures_root
+from ..plots import save_figure
 from ..thesis import SAMPLE_RATE
-from ..timing import _timing_environment, hardware_info, hardware_line
+from ..timing import hardware_info, hardware_line, timing_environment
+from ..train import find_runs
 from .kernels import bare_chain, prepare_gru, prepare_lstm
 from .streamer import Streamer
 
 MODELS = ("B", "B16", "B8", "C", "C16", "C8", "Av2", "A")
 BLOCKS = (32, 64, 128, 512)
 COLUMNS = ("model", "engine", "block", "ms_per_s", "iqr_ms", "rtf", "x_torch", "x_ort")
-#: The study's scratch experiment (``fxlib.thesis.RESULTS`` label) of each model.
-STUDY_LABELS = {"B": "B", "B16": "B h16", "B8": "B h8", "C": "C h64", "C16": "C h16",
-                "C8": "C h8", "A": "A", "Av2": "Av2"}
 
 
 def _measure(fns, runs: int, warmup: int, seconds: float) -> list[tuple[float, float]]:
@@ -133,8 +138,7 @@ def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
     else:
         yield "torch", "whole", lambda: model(xt)
     if onnx:
-        from ..export import OnnxModel, export_onnx
-        om = OnnxModel(export_onnx(model, tmp / f"{name}.onnx"), threads=1)
+        om = export.OnnxModel(export.export_onnx(model, tmp / f"{name}.onnx"), threads=1)
         if rnn:
             st = om.streamer()
             for b in blocks + ["whole"]:
@@ -149,12 +153,18 @@ def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
             lambda: h.fill(0.0), x, 64)
 
 
-def _onnx_available(log=print) -> bool:
+def _onnx_version() -> str | None:
+    """ONNX Runtime's version, or None when it cannot be imported (its rows are skipped)."""
     try:
-        import onnxruntime  # noqa: F401
-        from ..export import OnnxModel, export_onnx  # noqa: F401
-    except Exception as err:                       # ImportError, or a broken export module
-        log(f"ONNX Runtime rows skipped: {type(err).__name__}: {err}", file=sys.stderr)
+        import onnxruntime          # an optional engine: the benchmark runs without it
+    except ImportError:
+        return None
+    return onnxruntime.__version__
+
+
+def _onnx_available(log=print) -> bool:
+    if _onnx_version() is None:
+        log("ONNX Runtime rows skipped: onnxruntime cannot be imported", file=sys.stderr)
         return False
     return True
 
@@ -165,7 +175,7 @@ def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1,
     x = (np.random.default_rng(seed).standard_normal(int(seconds * SAMPLE_RATE)) * 0.1
          ).astype(np.float32)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, _timing_environment(threads):
+    with tempfile.TemporaryDirectory() as tmp, timing_environment(threads):
         for name in models:
             torch.manual_seed(seed)
             model = build_model(name).eval()
@@ -189,11 +199,11 @@ def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1,
 
 
 def goals(rows) -> list[str]:
-    """The issue's goals at 64-sample blocks, computed from the rows."""
+    """The streaming goals at 64-sample blocks (module notes), computed from the rows."""
     get = {(r["model"], r["engine"], r["block"]): r["ms_per_s"] for r in rows}
     lines = []
-    pairs = [(m, e) for m in sorted({r["model"] for r in rows if not r["model"].startswith("A")},
-                                    key=MODELS.index) for e in ("fxlib", "fxlib-f64")]
+    recurrent = {r["model"] for r in rows if isinstance(family_of(r["model"]), RecurrentFamily)}
+    pairs = [(m, e) for m in sorted(recurrent, key=MODELS.index) for e in ("fxlib", "fxlib-f64")]
     for m, engine in pairs:
         ms = get.get((m, engine, 64))
         if ms is None:
@@ -226,27 +236,31 @@ def format_table(rows, threads: int, seconds: float, runs: int) -> str:
                      f"{r['ms_per_s']:12.2f} {r['iqr_ms']:7.2f} {r['rtf']:7.1f} "
                      f"{r['x_torch']:8.2f} {xo:>6}")
     lines += ["", "Goals at 64-sample blocks (same-run ratios):", *goals(rows)]
-    import numba
-    try:
-        import onnxruntime
-        ort_v = onnxruntime.__version__
-    except ImportError:
-        ort_v = "absent"
     lines.append(f"Hardware: {hardware_line(hardware_info(threads))}; numba {numba.__version__}, "
-                 f"onnxruntime {ort_v}. A/Av2 stream with latency 4094 samples.")
+                 f"onnxruntime {_onnx_version() or 'absent'}. A/Av2 stream with latency 4094 "
+                 "samples.")
     return "\n".join(lines) + "\n"
 
 
-def _plots(rows, out: Path, profile: str, source: str, device: str,
+def scratch_test_esr(model: str, profile: str, source: str, effect: str,
+                     runs_dir=None) -> float | None:
+    """Test ESR of the newest finished scratch run of ``model`` (seed 0, raw inputs) for this
+    profile and data, or None when there is none."""
+    found = find_runs(runs_dir, model=model, method="scratch", std=False, profile=profile,
+                      seed=0, source=source, effect=effect)
+    if not found:
+        return None
+    newest = max(found, key=lambda r: (r.path / "metrics.json").stat().st_mtime_ns)
+    return float(newest.metrics["test_esr"])
+
+
+def _plots(rows, out: Path, profile: str, source: str, effect: str,
            runs_dir=None) -> list[Path]:
-    import matplotlib.pyplot as plt
-    from ..plots import save_figure
     written = []
     fig, ax = plt.subplots(figsize=(9, 5))
     ticks = sorted({r["block"] for r in rows if r["block"] != "whole"}) + ["whole"]
     pos = {b: i for i, b in enumerate(ticks)}      # numeric order whatever the model order
     # One colour per model, one line style and marker per engine (legend: models, then engines).
-    from matplotlib.lines import Line2D
     styles = {"fxlib": "-o", "fxlib-f64": "-.d", "onnxruntime": "--s", "torch": ":^"}
     models = list(dict.fromkeys(r["model"] for r in rows))
     for i, m in enumerate(models):
@@ -268,13 +282,10 @@ def _plots(rows, out: Path, profile: str, source: str, device: str,
     written += save_figure(fig, "bench_stream", out)
     plt.close(fig)
     # accuracy vs speed from the study's scratch runs (skipped when they do not exist)
-    from ..study import Study
-    from ..train import RunError
-    study, pts = Study(profile, source, device, runs=runs_dir, train=False), []
+    pts = []
     for m in dict.fromkeys(r["model"] for r in rows):
-        try:
-            esr = study.run(STUDY_LABELS[m], 0).metrics["test_esr"]
-        except (RunError, KeyError, ValueError, FileNotFoundError):
+        esr = scratch_test_esr(m, profile, source, effect, runs_dir)
+        if esr is None:
             continue
         fx = {r["block"]: r["ms_per_s"] for r in rows
               if r["model"] == m and r["engine"] == "fxlib"}
@@ -291,7 +302,7 @@ def _plots(rows, out: Path, profile: str, source: str, device: str,
                     xytext=(4, -11) if m.startswith("C") else (4, 4))
     ax.set(xscale="log", yscale="log", ylabel="test ESR",
            xlabel="fxlib ms per second of audio (block 64; whole where marked)",
-           title=f"Accuracy vs speed ({profile}, {source}/{device}, seed 0)")
+           title=f"Accuracy vs speed ({profile}, {source}/{effect}, seed 0)")
     written += save_figure(fig, "bench_accuracy_speed", out)
     plt.close(fig)
     return written
@@ -303,7 +314,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--blocks", nargs="+", type=int, default=list(BLOCKS))
     ap.add_argument("--cafx-blocks", nargs="*", type=int, default=[64],
-                    help="block sizes for A/Av2 besides whole (each run of A costs ~1 s)")
+                    help="block sizes for A/Av2 besides whole (A is slow: keep them few)")
     ap.add_argument("--torch-blocks", action="store_true",
                     help="also time PyTorch's nn.LSTM/nn.GRU at the block sizes (slow for GRUs)")
     ap.add_argument("--runs", type=int, default=10)
@@ -315,10 +326,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="folder for CSV and plots (default figures/)")
     ap.add_argument("--profile", default="quick", help="study runs for the accuracy chart")
     ap.add_argument("--source", default="embedded")
-    ap.add_argument("--device", default="muff")
+    ap.add_argument("--effect", "--device", default="muff", dest="effect",
+                    help="the effect of the study's runs (--device: the old name)")
     ap.add_argument("--runs-dir", default=None, help="study runs root (default fxlib.paths)")
     a = ap.parse_args(argv)
-    from ..paths import figures_root
     out = Path(a.out) if a.out else figures_root()
     if min(a.blocks + a.cafx_blocks, default=1) < 1 or a.runs < 1 or a.warmup < 0:
         ap.error("blocks and --runs must be >= 1, --warmup >= 0")
@@ -332,7 +343,7 @@ def main(argv=None) -> int:
         w.writerows(rows)
         f.write("# " + text.strip().splitlines()[-1] + "\n")
     if not a.no_plots:
-        for p in _plots(rows, out, a.profile, a.source, a.device, a.runs_dir):
+        for p in _plots(rows, out, a.profile, a.source, a.effect, a.runs_dir):
             print(p)
     return 0
 

@@ -19,10 +19,9 @@ j = 0 .. H-1. Panels are visited in alternating order from one sample to the nex
 the LSTM's W_hh (64 KB) does not fit a 48 KB L1 cache, and a cyclic sweep would miss on every
 panel, while a back-and-forth sweep finds the panels it used last still cached (the order of
 panels does not change any result). The weight arrays start on a 64-byte boundary
-(``aligned``): a 16-lane load then touches one cache line, not two. Measured on the 2-core dev
-VM: the LSTM-64 mat-vec chain 21-22 ms per second of audio (35 ms with W_hh 32 bytes off a
-line, 47-66 ms for the row-update loop it replaces, whose output it reproduces bit for bit);
-GRU-64 14-15 ms (24 ms unaligned).
+(``aligned``): a 16-lane load then touches one cache line, not two. The blocked mat-vec
+reproduces the plain row-update loop bit for bit; what blocking and alignment gain:
+docs/benchmarks.md, section 'Streaming'.
 
 Layout. Each gate's rows are padded from H to Hp = 16 ceil(H / 16) with zero rows, so that
 gate q of units k .. k+15 is one 16-lane vector at ``g[q Hp + k]``; the state arrays ``h``/``c``
@@ -36,12 +35,12 @@ the product with r; W_in and b_in are passed separately. y[t] = w_lin . h[t] + b
 Gates, three variants of the same kernel (``kernels(cell, gates)``, ``GATES``):
 
 * ``"float32"`` (default, ``lstm_block``/``gru_block``): 16 units at a time in float32 with
-  call-free gate functions: the compensated ``simd.vsigmoid`` (<= 1.5 ulp, ~0.25 ulp on
-  average, like a correctly rounded one) for the gates that multiply the carried state (LSTM f,
+  call-free gate functions: the compensated ``simd.vsigmoid`` (<= 1.5 ulp, like a correctly
+  rounded one on average) for the gates that multiply the carried state (LSTM f,
   GRU z), the plain ``simd.vsigmoid_fast`` (<= 2.5 ulp) for the others (LSTM i, o; GRU r), and
   ``simd.vtanh`` (<= 2.5 ulp); rounding where PyTorch's float32 cell rounds (each gate;
   c' = f c + i g as one fused multiply-add; tanh(c'); h' = o tanh(c'); GRU h' = n + z (h - n)).
-  The fastest variant (1.2-1.35x the ``"float64"`` one for 64 units).
+  The fastest variant.
 * ``"float64"`` (``lstm_block_f64``/``gru_block_f64``): per unit, in float64 from the float32
   pre-activations, with exp only (``simd.exp_f64``, relative error <= 2e-12, no library call,
   so the loop vectorizes), arguments clamped to [-40, 40], and the divisions merged: for the
@@ -55,32 +54,31 @@ Gates, three variants of the same kernel (``kernels(cell, gates)``, ``GATES``):
   and the textbook formulas, for comparison.
 
 Fidelity. All three match PyTorch's float32 forward to float32 rounding on ordinary weights
-(tests: <= 1e-5 over 60 s for any block partition; measured ~1e-7). Models that amplify
-rounding show the differences after 60 s of audio, as max |stream - float64 model| (float32 /
-float64 / libm gates; PyTorch's float32 forward in brackets): pretrained muff-muff2 LSTM 1.3e-5
-/ 1.0e-5 / 1.4e-5 (1.7e-5); muff-muff4 GRU 6.1e-5 / 2.6e-4 / 2.0e-4 (8.5e-4); this study's
-quick-profile C h64 6.3e-3 / 2.4e-4 / 3.6e-3 (1.0e-2). The forget gate is where the accuracy
-of sigmoid shows: it multiplies the cell state every sample, so its rounding compounds; with
-the plain sigmoid there (2.4 ulp, ~0.4 ulp on average) the muff-muff2 figure is 4.6e-5, 2.7x
-PyTorch's, and with it on the input and output gates as well, unchanged. The compensated
-sigmoid everywhere costs 3 % more time for the same fidelity.
+(tests: <= 1e-5 over 60 s for any block partition). Models that amplify rounding (the
+pretrained high-gain fuzz models, the study's C) show the differences after 60 s of audio; the
+measured distances to a float64 evaluation, beside PyTorch's own: docs/benchmarks.md, section
+'Kernel fidelity'. The forget gate is where the accuracy of sigmoid shows: it multiplies the
+cell state every sample, so its rounding compounds; hence the compensated sigmoid there and
+the plain one on the other gates (where it changes nothing measurable).
 
 fastmath: ``FASTMATH = {"contract", "reassoc", "nsz"}`` serves the scalar loops of the float64
 and libm kernels (it lets LLVM vectorize them). The float32 kernels compile **without**
 fast-math: numba puts its flags on every floating-point instruction of the compiled function,
 the inlined vector gate functions' included, and reassociation would fold their compensated
-sums away (measured: muff-muff2 drifted to 4.6e-5). Compiled so, the gates in the kernels are
+sums away (and the fidelity with them). Compiled so, the gates in the kernels are
 bit for bit the functions ``simd.apply`` evaluates for the error-bound tests (a test checks).
 """
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
 from numba import njit
 
-from .simd import (LANES, exp_f64, vfma, vload, vmul, vsigmoid, vsigmoid_fast, vsplat, vstore,
+from ..models.rnn import RecurrentModel
+from .simd import (LANES, apply, exp_f64, vfma, vload, vmul, vsigmoid, vsigmoid_fast, vsplat, vstore,
                    vsub, vsum, vtanh)
 
 __all__ = ["lstm_block_f64", "lstm_block", "lstm_block_exact", "gru_block_f64", "gru_block",
@@ -172,8 +170,8 @@ def _readout(h, w_lin, b_lin, xt):
 
 @njit(cache=True, fastmath=False)
 def all_finite(a) -> bool:
-    """No NaN/inf in the 1-D array ``a``: v - v is 0 for finite v and NaN otherwise (~10x
-    cheaper per call than a NumPy sum). This holds only without fast-math, and numba compiles
+    """No NaN/inf in the 1-D array ``a``: v - v is 0 for finite v and NaN otherwise (cheaper
+    per call than a NumPy sum). This holds only without fast-math, and numba compiles
     a callee with its caller's fastmath unless the callee sets its own: hence the explicit
     ``fastmath=False`` (without it, the float64 kernels let NaN through)."""
     acc = np.float32(0.0)
@@ -354,9 +352,8 @@ def _f32(t) -> np.ndarray:
 
 
 #: Byte alignment of the kernel arrays: one cache line, and one 16-lane float32 vector. An
-#: unaligned 64-byte load touches two cache lines; measured here, the LSTM-64 mat-vec chain
-#: takes 35 ms per second of audio with W_hh 32 bytes off a line against 22 ms aligned (GRU-64:
-#: 24 against 14), and NumPy only guarantees 16-byte alignment.
+#: unaligned 64-byte load touches two cache lines (what that costs: docs/benchmarks.md,
+#: section 'Streaming'), and NumPy only guarantees 16-byte alignment.
 ALIGN = 64
 
 
@@ -453,10 +450,10 @@ ARGS = {"LSTM": ("w0", "b0", "w_hh", "w_lin", "b_lin"),
 
 
 def compile_kernels() -> float:
-    """Compile (or load from numba's disk cache) every kernel; return the seconds it took."""
-    import time
-
-    from .simd import apply
+    """Compile (or load from numba's disk cache) every kernel -- the block functions of both
+    cells and every gate variant, the blocked mat-vec, the bare chain of the benchmark, the
+    finiteness check of the torch engines and the gate functions -- with the argument types
+    the streamer passes; return the seconds it took."""
     t0 = time.perf_counter()
     x = np.zeros(2, np.float32)
     out = np.empty(2, np.float32)
@@ -468,10 +465,11 @@ def compile_kernels() -> float:
             kernels(cell, gates)(x, *state_arrays(model), *args, out)
     gates_blocked(np.float32(0.0), *state_arrays(model)[:1], p["w0"], p["b0"], p["w_hh"],
                   np.empty_like(p["w0"]))
+    bare_chain(x, *state_arrays(model)[:1], p["w0"], p["b0"], p["w_hh"], out)
+    all_finite(x)
     apply("tanh", np.zeros(1, np.float32))
     return time.perf_counter() - t0
 
 
 def _tiny(cell: str):
-    from ..models.rnn import RecurrentModel
     return RecurrentModel(cell=cell, hidden_size=2)

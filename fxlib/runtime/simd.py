@@ -26,8 +26,8 @@ Intrinsics (usable inside ``@njit`` code only):
 without a library call: y = n ln2 + r with n = round(y / ln2), |r| <= ln2/2 (+ rounding), exp(r)
 by the degree-8 Chebyshev interpolant of exp on [-0.347, 0.347] (``numpy.polynomial.chebyshev.
 chebinterpolate``, monomial basis), 2^n by writing n + 1023 into the exponent bits (intrinsic
-``f64_from_bits``). Measured maximum relative error 1.07e-12; ``EXP_MAX_REL_ERR`` = 2e-12 is
-checked in ``tests/test_runtime.py``, 30,000 times below float32's rounding error.
+``f64_from_bits``). ``EXP_MAX_REL_ERR`` = 2e-12, the bound ``tests/test_runtime.py`` checks, is
+30,000 times below float32's rounding error.
 
 Gate functions on these vectors (inline, float32, no library call). One range reduction and
 one polynomial serve all: y = n ln2 + r (n rounded by adding 1.5 * 2^23, Cody-Waite), p =
@@ -40,19 +40,17 @@ s p + (s - 1), each one fused multiply-add.
   s (1 + p) / d, so neither branch rounds 1 + e or exp(-v) > 1 before dividing. This is what
   the LSTM's forget gate and the GRU's update gate need: they multiply the carried state every
   sample, so their rounding compounds (``kernels`` doc).
-* ``vsigmoid_fast`` = 1 / (1 + exp(-v)) as written: ~1/3 fewer operations and a shorter
+* ``vsigmoid_fast`` = 1 / (1 + exp(-v)) as written: fewer operations and a shorter
   dependency chain, for the other gates (LSTM i, o; GRU r), whose rounding enters once.
 * ``vtanh`` = sign(v) t(|v|): t = -m / (2 + m), m = expm1(-2|v|), for |v| < 0.55 (relative
   accuracy near 0, where (1 - e) / (1 + e) would cancel); t = 1 - 2e / (1 + e), e = exp(-2|v|),
   above (near |tanh| = 1 the error of e enters scaled down; the error of m near -1 would enter
   doubled).
 
-Arguments are clamped to |v| <= 40. Measured maximum errors over dense grids against float64
-NumPy (``tests/test_runtime.py``): exp 0.97 ulp, expm1 1.40, sigmoid 1.16, sigmoid_fast 2.38,
-tanh 2.21 (one ulp = one unit in the last place of the float32 result); on N(0, 9) arguments
-the mean errors are 0.27 (exp), 0.26 (sigmoid), 0.42 (sigmoid_fast) and 0.30 ulp (tanh),
-against 0.25 for correct rounding; below the clamp, the sigmoids return sigmoid(-40)
-(absolute error <= 4.3e-18). The documented bounds ``EXP_MAX_ULP`` = 1.5 (exp, expm1),
+Arguments are clamped to |v| <= 40; below the clamp the sigmoids return sigmoid(-40). Errors
+are in ulp (one unit in the last place of the float32 result) against float64 NumPy over dense
+grids (the measured maxima and means: docs/benchmarks.md, section 'Kernel fidelity'). The
+documented bounds ``EXP_MAX_ULP`` = 1.5 (exp, expm1),
 ``SIGMOID_MAX_ULP`` = 1.5, ``SIGMOID_FAST_MAX_ULP`` = 2.5 and ``TANH_MAX_ULP`` = 2.5 are what
 the tests assert. Compile code that uses them without numba's ``fastmath`` (reassociation
 would remove the compensations).

@@ -6,9 +6,8 @@ One interface, several engines:
   ``fxlib.runtime.kernels``, on a snapshot of the weights taken at construction) or ``"torch"``
   (the model's own ``forward_stateful`` under ``torch.no_grad``, the state carried; note that
   for GRUs on CPU/float32 this itself routes through ``fxlib.models.gru_kernel``).
-  ``"auto"`` picks ``"numba"``, the fastest engine measured here for every B/C size
-  (``python -m fxlib.runtime.benchmark``: faster than ONNX Runtime at 64-sample blocks for
-  every size). Latency 0: output sample n is y[n] of the whole-signal forward.
+  ``"auto"`` picks ``"numba"``, the fastest engine in ``python -m fxlib.runtime.benchmark``
+  for every B/C size (docs/benchmarks.md, section 'Streaming'). Latency 0: output sample n is y[n] of the whole-signal forward.
 * CAFx models A/Av2 (``fxlib.models.cafx.CAFx``): backend ``"torch"`` (``"auto"``), an exact
   streaming form of ``CAFx.forward``'s overlap-add, with a fixed latency (below).
 
@@ -50,14 +49,12 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..models import CAFxFamily, RecurrentFamily, family_of
 from ..models.cafx import CAFx
 from ..models.rnn import RecurrentModel
 from . import kernels as K
 
-__all__ = ["Streamer", "stream", "BACKENDS"]
-
-#: Backends per model family.
-BACKENDS = {"rnn": ("numba", "torch"), "cafx": ("torch",)}
+__all__ = ["Streamer", "stream", "BACKENDS", "ENGINES"]
 
 
 _F32 = np.dtype(np.float32)
@@ -70,8 +67,8 @@ def _require_finite(a: np.ndarray) -> None:
 
 def _validate(block) -> np.ndarray:
     """A C-contiguous float32 1-D array of the block's samples, or ValueError. Finiteness is
-    each engine's first step (the numba kernels test it themselves, saving a call per block:
-    at 64-sample blocks the per-call overhead is a few per cent of the whole cost)."""
+    each engine's first step (the numba kernels test it themselves, saving a call per block,
+    which matters at small blocks)."""
     # Fast path, the real-time case: a C-contiguous float32 1-D array is used as it is.
     if (type(block) is np.ndarray and block.dtype is _F32 and block.ndim == 1
             and block.flags.c_contiguous):
@@ -209,6 +206,14 @@ class _CAFxTorch:
             i += m
 
 
+#: The engines of each model family, by backend name; the first is what "auto" picks.
+ENGINES = {RecurrentFamily: {"numba": _RNNNumba, "torch": _RNNTorch},
+           CAFxFamily: {"torch": _CAFxTorch}}
+
+#: Backend names per family name.
+BACKENDS = {family.name: tuple(engines) for family, engines in ENGINES.items()}
+
+
 # ---------------------------------------------------------------------------- public API
 class Streamer:
     """Stream a model block by block.
@@ -220,38 +225,33 @@ class Streamer:
     ``model``: a ``RecurrentModel`` (B/C, backends "numba", "torch") or a ``CAFx`` (A/Av2,
     backend "torch"). ``gates`` (numba only) picks the kernels' gate arithmetic:
     ``"float32"`` (the default: 16-lane float32 gates, the fastest, rounding where PyTorch
-    rounds), ``"float64"`` (call-free float64 exp, 1.2-1.35x slower for 64 units, the closest
-    to the float64 model) or ``"libm"`` (reference); see ``fxlib.runtime.kernels``. The numba
-    backend copies the weights at construction (build a new ``Streamer`` after changing them)
-    and compiles its kernel there too, so the first ``process`` call does not (~1 s on first
-    use, ~0.1-0.4 s from numba's disk cache afterwards).
+    rounds), ``"float64"`` (call-free float64 exp, slower, the closest to the float64 model)
+    or ``"libm"`` (reference); see ``fxlib.runtime.kernels``. The numba backend copies the
+    weights at construction (build a new ``Streamer`` after changing them) and compiles (or
+    loads from numba's disk cache) its kernel there too, so the first ``process`` call does
+    not.
     """
 
     def __init__(self, model, backend: str = "auto", *, gates: str | None = None):
-        if isinstance(model, RecurrentModel):
-            family = "rnn"
-        elif isinstance(model, CAFx):
-            family = "cafx"
-        else:
+        try:
+            engines = ENGINES[type(family_of(model))]
+        except TypeError:
             raise TypeError(f"Streamer supports RecurrentModel (B/C) and CAFx (A/Av2), got "
-                            f"{type(model).__name__}")
+                            f"{type(model).__name__}") from None
         if backend == "auto":
-            backend = BACKENDS[family][0]
-        if backend not in BACKENDS[family]:
-            raise ValueError(f"backend {backend!r} is not available for {family} models; "
-                             f"choose one of {('auto',) + BACKENDS[family]}")
+            backend = next(iter(engines))
+        if backend not in engines:
+            raise ValueError(f"backend {backend!r} is not available for "
+                             f"{family_of(model).name} models; choose one of "
+                             f"{('auto',) + tuple(engines)}")
         if gates is not None and backend != "numba":
             raise ValueError(f"gates={gates!r} applies to the numba backend only")
         gates = K.GATES[0] if gates is None else gates
         if gates not in K.GATES:
             raise ValueError(f"gates must be one of {K.GATES}, got {gates!r}")
         self.model = model
-        if family == "cafx":
-            self._engine = _CAFxTorch(model)
-        elif backend == "numba":
-            self._engine = _RNNNumba(model, gates)
-        else:
-            self._engine = _RNNTorch(model)
+        engine = engines[backend]
+        self._engine = engine(model, gates) if backend == "numba" else engine(model)
 
     @property
     def backend(self) -> str:

@@ -4,14 +4,20 @@
     run = train(TrainConfig(model="B8", profile="smoke", seed=0))
     run.metrics, run.path, run.load_model()
 
-Every hyper-parameter comes from a profile (``fxlib.profiles``). Each training is a run folder
-(``fxlib.train.runs``) that is reused when complete and resumed when interrupted. Family-specific
-steps: ``fxlib.train.rnn`` (B/C, truncated BPTT) and ``fxlib.train.cafx`` (A/Av2, frames).
+Modules, bottom up: ``seeding`` (RNG states), ``dataset`` (the audio a run uses, described and
+hashed), ``config`` (``TrainConfig``: which run; its typed settings come from the profile),
+``runs`` (run folders, their identity and ``find_runs``), ``teacher`` (run or Wright JSON
+teachers), ``loop`` (the one training skeleton: checkpoints, exact resume, progress),
+``supervised`` and ``data_free`` (the two tasks the loop runs), ``trainer`` (``train``).
+What differs between model families lives in ``fxlib.models.family``.
 Command line: ``python -m fxlib.train --help``.
 """
-from .runs import (AVAILABLE_METHODS, METHODS, Dataset, Run, RunError, TrainConfig, is_complete,
-                   load_dataset, load_run, resolve_compute, run_name, seed_everything,
-                   train)
+from .config import KD_DEFAULTS, METHODS, TrainConfig
+from .dataset import Dataset, TrainingData, load_dataset, load_training_data
+from .runs import Run, RunError, find_runs, is_complete, load_run, resolve_compute, run_name
+from .seeding import seed_everything
+from .trainer import train
 
-__all__ = ["Dataset", "load_dataset", "TrainConfig", "Run", "RunError", "train", "load_run",
-           "is_complete", "run_name", "resolve_compute", "seed_everything", "METHODS", "AVAILABLE_METHODS"]
+__all__ = ["TrainingData", "load_training_data", "TrainConfig", "Run", "RunError", "train",
+           "load_run", "find_runs", "is_complete", "run_name", "resolve_compute",
+           "seed_everything", "METHODS", "KD_DEFAULTS", "Dataset", "load_dataset"]

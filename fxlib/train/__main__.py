@@ -16,7 +16,8 @@ import sys
 
 from ..models import MODEL_NAMES
 from ..profiles import PROFILE_NAMES
-from .runs import KD_DEFAULTS, METHODS, TrainConfig, train
+from .config import KD_DEFAULTS, METHODS, TrainConfig
+from .trainer import train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,13 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
                         for m, d in KD_DEFAULTS.items() if d)
     p.add_argument("--kd", action="append", default=[], metavar="KEY=VALUE",
                    help=f"KD option, repeatable (defaults {kd_help})")
-    p.add_argument("--std", action="store_true",
-                   help="standardise the input (DF 'std' models; a df run follows its teacher)")
+    p.add_argument("--standardize", "--std", action="store_true", dest="standardize",
+                   help="standardise the input (DF 'std' models; a df run follows its teacher;"
+                        " --std is the old name)")
     p.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
     p.add_argument("--source", default="embedded",
                    help="embedded | wright2019 | a folder in the {train,val,test}/"
                         "<device>-{input,target}.wav layout")
-    p.add_argument("--device", default="muff", help="effect device: muff | ht1 | file prefix")
+    p.add_argument("--effect", "--device", default="muff", dest="effect",
+                   help="the effect: muff | ht1 | the file prefix in a folder (--device is "
+                        "the old name)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", default=None, help="runs root (default: fxlib.paths.runs_root())")
     p.add_argument("--data-root", default=None, help="data root for embedded / wright2019")
@@ -67,9 +71,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg = TrainConfig(model=args.model, method=args.method, profile=args.profile,
-                          seed=args.seed, source=args.source, device=args.device,
-                          std=args.std, data_root=args.data_root, teacher=args.teacher,
-                          teacher_json=args.teacher_json, kd=parse_kd(args.kd))
+                          seed=args.seed, source=args.source, effect=args.effect,
+                          standardize=args.standardize, data_root=args.data_root,
+                          teacher=args.teacher, teacher_json=args.teacher_json,
+                          kd=parse_kd(args.kd))
         cfg.kd_options()
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

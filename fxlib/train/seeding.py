@@ -4,7 +4,7 @@
 device). ``rng_states`` / ``set_rng_states`` capture and restore all of them, so a checkpoint
 taken mid-run resumes with exactly the random numbers the uninterrupted run would have drawn.
 Per-epoch shuffling does not use these global states: it is drawn from
-``numpy.random.default_rng([seed, epoch])`` (``fxlib.train.fit``), independent of history.
+``numpy.random.default_rng([seed, epoch])`` (``fxlib.train.supervised``), independent of history.
 """
 from __future__ import annotations
 

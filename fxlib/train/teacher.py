@@ -32,9 +32,11 @@ import torch
 from torch import nn
 
 from .._atomic import atomic_path
+from ..io import ModelFormatError, load_wright_json
 from ..kd.df import freeze
-from . import cafx as _cafx
-from . import rnn as _rnn
+from ..models import ModelFamily, family_of
+from ..paths import runs_root
+from .runs import RunError, load_run
 
 
 class TeacherError(ValueError):
@@ -45,7 +47,7 @@ class TeacherError(ValueError):
 class Teacher:
     """A frozen model plus what is needed to feed it. ``id`` enters the student run's hash."""
     model: nn.Module
-    family: str                    # "rnn" | "cafx"
+    family: ModelFamily
     id: str                        # run id, or "json:<name>:<sha256[:16]>"
     kind: str                      # "run" | "json"
     name: str                      # registry model name, or e.g. "LSTM-32" for JSON files
@@ -53,7 +55,7 @@ class Teacher:
     path: Optional[str] = None
 
     @property
-    def std(self) -> bool:
+    def standardized(self) -> bool:
         """True when the teacher was trained on standardised inputs."""
         return self.standardizer is not None
 
@@ -62,21 +64,20 @@ class Teacher:
         return self
 
     @torch.no_grad()
-    def predict(self, x_raw: torch.Tensor, chunk: int = 100_000) -> torch.Tensor:
+    def predict(self, x_raw: torch.Tensor, chunk: int) -> torch.Tensor:
         """Whole-signal output for raw input ``x_raw`` (its standardiser applied first)."""
         x = self.standardizer.apply(x_raw) if self.standardizer is not None else x_raw
-        if self.family == "rnn":
-            return _rnn.predict(self.model, x, chunk)
-        return _cafx.predict(self.model, x)
+        return self.family.predict(self.model, x, chunk)
 
     def segment_fn(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """(batch, L) -> (batch, L) in the teacher's own input space, for DF: an RNN from the
         zero state (``RecurrentModel.forward``), a CAFx model frame by frame (L = 4096)."""
-        return self.model if self.family == "rnn" else self.model.forward_frames
+        return self.family.segment_fn(self.model)
 
     def describe(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "model": self.name, "family": self.family,
-                "std": self.std, "path": self.path}
+        """What the student run records under ``teacher_info`` (``std``: format-1 key)."""
+        return {"id": self.id, "kind": self.kind, "model": self.name,
+                "family": self.family.name, "std": self.standardized, "path": self.path}
 
 
 def _sha256(path: Path) -> str:
@@ -89,7 +90,6 @@ def _sha256(path: Path) -> str:
 
 def resolve_run_path(ref: str | os.PathLike, runs: str | os.PathLike | None = None) -> Path:
     """A run folder from a path, or from a run id under the runs root."""
-    from ..paths import runs_root
     p = Path(ref).expanduser()
     if p.is_dir():
         return p
@@ -107,28 +107,26 @@ def load_teacher(run: str | os.PathLike | None = None, json_file: str | os.PathL
     if (run is None) == (json_file is None):
         raise TeacherError("give exactly one teacher: a run folder/id or a Wright JSON file")
     if json_file is not None:
-        from ..io import ModelFormatError, load_wright_json
         path = Path(json_file).expanduser()
         try:
             model = load_wright_json(path)
         except (FileNotFoundError, ModelFormatError) as err:
             raise TeacherError(f"cannot use {path} as teacher: {err}") from err
         name = f"{model.cell}-{model.hidden_size}"
-        return Teacher(freeze(model), "rnn", f"json:{path.name}:{_sha256(path)[:16]}", "json",
-                       name, None, str(path.resolve()))
-    from .runs import RunError, load_run
+        return Teacher(freeze(model), family_of(model), f"json:{path.name}:{_sha256(path)[:16]}",
+                       "json", name, None, str(path.resolve()))
     path = resolve_run_path(run, runs)
     try:
         r = load_run(path)
     except RunError as err:
         raise TeacherError(f"teacher {path} is not a finished run ({err}); finish training it "
                            "first (calling train() with its config resumes it)") from err
-    return Teacher(freeze(r.load_model()), r.config["family"], r.id, "run", r.config["model"],
+    return Teacher(freeze(r.load_model()), r.family, r.id, "run", r.config["model"],
                    r.standardizer(), str(path.resolve()))
 
 
 def teacher_outputs(teacher: Teacher, x_raw: torch.Tensor, data_hash: str,
-                    cache_dir: Optional[Path], chunk: int = 100_000) -> torch.Tensor:
+                    cache_dir: Optional[Path], chunk: int) -> torch.Tensor:
     """The teacher's whole-signal output on ``x_raw`` (see module notes), cached on disk."""
     key = hashlib.sha256(json.dumps([teacher.id, data_hash, int(x_raw.shape[-1])])
                          .encode()).hexdigest()[:20]

@@ -1,0 +1,116 @@
+"""The one training skeleton: epochs, checkpoints, exact resume, progress, partial runs.
+
+Supervised training (scratch, TOR; ``fxlib.train.supervised``) and data-free distillation
+(``fxlib.train.data_free``) differ only in what one epoch does. Each is a *task* with:
+
+* ``n_epochs``; ``unit`` (the progress bar's word for an epoch);
+* ``start()``: set up a fresh run (e.g. validate the untrained model, epoch 0);
+* ``run_epoch(epoch) -> (checkpoint_now, postfix)``: train one epoch, append to ``history``;
+* ``state_dict()`` / ``load_state_dict(state)``: everything but the loop's own entries;
+* ``result(epoch, status) -> FitResult``: the model the run keeps;
+* ``history``: the dict that ``history.json`` receives.
+
+``run_loop`` seeds Python/NumPy/torch from the run's seed *before* the task is built (so the
+model's initial weights come from the seed), resumes from ``checkpoint.pt`` when there is one
+(the task's state, every RNG state, the epoch and the history) or starts fresh and writes the
+first checkpoint, then runs epochs until ``n_epochs``. It checkpoints atomically whenever the
+task asks, calls ``callback(epoch, history)`` after every epoch (an exception stops training;
+the last checkpoint stays and the next call resumes), and returns a "partial" result after
+``max_epochs_this_call`` epochs. A resumed run ends with exactly the weights an uninterrupted
+one would have had (tested on CPU). ``guard`` wraps the epochs (DF: ``forbid_data_access``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ContextManager, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from .._atomic import atomic_path
+from .seeding import rng_states, seed_everything, set_rng_states
+
+CHECKPOINT_FORMAT = 1
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class FitResult:
+    model: torch.nn.Module        # holding the weights the run keeps
+    history: dict
+    best_val: float               # NaN when the loop did not validate (DF)
+    best_epoch: int
+    epochs: int
+    status: str                   # "trained" | "resumed" | "partial"
+
+
+def save_torch(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: never a half-written file."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def progress_enabled(progress: Optional[bool]) -> bool:
+    """Explicit choice wins; else off under ``CI``; else on in a TTY or a notebook kernel."""
+    if progress is not None:
+        return bool(progress)
+    if os.environ.get("CI"):
+        return False
+    ipython = sys.modules.get("IPython")       # a notebook kernel has imported it already
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        return True
+    return sys.stderr.isatty()
+
+
+def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: torch.device,
+             show: bool, callback: Optional[Callable[[int, dict], None]] = None,
+             max_epochs_this_call: Optional[int] = None,
+             guard: Optional[ContextManager] = None) -> FitResult:
+    """Train the task ``make_task()`` builds (after seeding) in ``path``; see module notes."""
+    seed_everything(seed)
+    task = make_task()
+    ckpt_path = path / CHECKPOINT
+    if ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        task.load_state_dict(ck)
+        set_rng_states(ck["rng"])
+        epoch, task.history, status = ck["epoch"], ck["history"], "resumed"
+    else:
+        task.start()
+        epoch, status = 0, "trained"
+
+    def checkpoint():
+        save_torch({"format": CHECKPOINT_FORMAT, **task.state_dict(), "rng": rng_states(),
+                    "epoch": epoch, "history": task.history}, ckpt_path)
+
+    if status == "trained":
+        checkpoint()
+    bar = tqdm(total=task.n_epochs, initial=epoch, disable=not show, unit=task.unit,
+               desc=path.name, dynamic_ncols=True)
+    done_this_call = 0
+    try:
+        with guard if guard is not None else contextlib.nullcontext():
+            while epoch < task.n_epochs:
+                if max_epochs_this_call is not None and done_this_call >= max_epochs_this_call:
+                    return task.result(epoch, "partial")
+                epoch += 1
+                save_now, postfix = task.run_epoch(epoch)
+                if save_now:
+                    checkpoint()
+                bar.set_postfix(postfix)
+                bar.update(1)
+                done_this_call += 1
+                if callback is not None:
+                    callback(epoch, task.history)
+    finally:
+        bar.close()
+    return task.result(epoch, status)
+
+
+__all__ = ["FitResult", "run_loop", "save_torch", "progress_enabled", "CHECKPOINT",
+           "CHECKPOINT_FORMAT"]

@@ -1,0 +1,200 @@
+"""``train(config) -> Run``: reuse, resume or train one run, then test it.
+
+In order: check the config; load the teacher (TOR, DF) and, for DF, move the run into the
+teacher's input space; derive the typed settings; load the data (or take the ``TrainingData``
+given) and name the run by its identity (``fxlib.train.runs``); return a complete run as it is,
+or resume / start it through the shared loop (``fxlib.train.loop``) with the supervised or the
+data-free task; finally test the kept weights on the whole test file and write ``model.pt``,
+``history.json`` and ``metrics.json`` (last: its presence marks completion).
+
+``train`` is idempotent: a complete run is returned as is unless ``force=True``; an incomplete
+one resumes from its checkpoint and ends with exactly the weights an uninterrupted run would
+have had. A DF run works in its teacher's input space, so its std flag is the teacher's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .._atomic import write_json
+from ..data import forbid_data_access
+from ..kd import df as kd_df
+from ..kd import tor as kd_tor
+from ..losses import LOSSES, esr, esr_dc, mae
+from ..paths import runs_root
+from .config import TrainConfig
+from .data_free import DataFreeTask
+from .dataset import TrainingData, load_training_data
+from .loop import FitResult, progress_enabled, run_loop, save_torch
+from .runs import (Run, RunError, identity_hash, is_complete, load_run, read_json,
+                   resolve_compute, run_identity, run_name)
+from .supervised import SupervisedTask
+from .teacher import Teacher, TeacherError, load_teacher, teacher_outputs
+
+#: Under the runs root: cached TOR teacher outputs (``fxlib.train.teacher``).
+TEACHER_CACHE = "_teacher_outputs"
+
+
+def _data_free_space(config: TrainConfig, teacher: Teacher, kd: dict) -> TrainConfig:
+    """A DF run lives in its teacher's input space: std flag and input scale follow it."""
+    if config.standardize and not teacher.standardized:
+        raise ValueError(f"standardize=True but teacher {teacher.id} was trained on raw audio: "
+                         "a DF student works in its teacher's input space; drop --standardize, "
+                         "or use a teacher trained with --standardize")
+    if kd["input_scale"] is None:
+        kd["input_scale"] = 1.0 if teacher.standardized else kd_df.RAW_INPUT_SCALE
+    return dataclasses.replace(config, standardize=teacher.standardized)
+
+
+def _training_data(config: TrainConfig, scale: str, data) -> TrainingData:
+    """``data``: None (load ``config.source``), a ``TrainingData``, or a dict of arrays."""
+    if isinstance(data, TrainingData):
+        if not data.matches(config.source, config.effect, scale, config.data_seed):
+            raise ValueError(f"the TrainingData given ({data.desc['source']}/{data.effect}) "
+                             f"is not the config's ({config.source}/{config.effect}, scale "
+                             f"{scale})")
+        return data
+    return load_training_data(config.source, config.effect, config.data_root, scale=scale,
+                              data_seed=config.data_seed, arrays=data)
+
+
+def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: bool = False,
+          compute: str = "auto", threads: Optional[int] = None,
+          progress: Optional[bool] = None, data=None,
+          callback: Optional[Callable[[int, dict], None]] = None,
+          max_epochs_this_call: Optional[int] = None, reuse_only: bool = False) -> Run:
+    """Train (or reuse, or resume) the run described by ``config``; return it.
+
+    ``runs``: the runs root (default ``fxlib.paths.runs_root()``). ``force``: retrain from
+    scratch even if a complete or partial run exists. ``compute``: "auto" | "cpu" | "cuda"...
+    ``threads``: ``torch.set_num_threads``. ``progress``: tqdm bar (None = automatic: off when
+    ``CI`` is set or output is neither a terminal nor a notebook). ``data``: splits as
+    ``{"train"|"val"|"test": (input, target)}`` arrays, or a ``TrainingData`` (loaded once and
+    shared between runs), instead of loading ``config.source``. ``callback(epoch, history)``
+    after every epoch (an exception stops training; the next call resumes).
+    ``max_epochs_this_call``: stop after that many epochs, leaving the run incomplete (the
+    ``Run`` has ``status="partial"`` and empty metrics). ``reuse_only``: never train; a run
+    that is not complete raises ``RunError`` (figure regeneration from saved runs).
+    """
+    config.check()
+    kd = config.kd_options()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    dev = resolve_compute(compute)
+    teacher = None
+    if config.method != "scratch":
+        try:
+            teacher = load_teacher(config.teacher, config.teacher_json, runs=runs).to(dev)
+        except TeacherError as err:
+            raise ValueError(str(err)) from err
+        if config.method == "df":
+            config = _data_free_space(config, teacher, kd)
+    family, settings, profile = config.family, config.settings(), config.resolved_profile()
+    data = _training_data(config, settings.data_scale, data)
+    stdz = None
+    if config.method == "df":
+        stdz = teacher.standardizer
+    elif config.standardize:
+        stdz = data.standardizer()
+
+    identity = run_identity(config, settings, teacher.id if teacher else None, kd, data.desc)
+    hash8 = identity_hash(identity)
+    root = runs_root(runs)
+    path = root / run_name(config, hash8)
+    doc = {**identity, "hash": hash8, "run_id": path.name, "data": data.desc,
+           "teacher_info": teacher.describe() if teacher else None,
+           "standardizer": stdz.to_dict() if stdz is not None else None,
+           "data_root": config.data_root, "overrides": dict(config.overrides)}
+
+    if force and path.exists():
+        shutil.rmtree(path)
+    if path.exists():
+        cfg_file = path / "config.json"
+        if cfg_file.is_file():
+            old = read_json(cfg_file)
+            if old.get("hash") != hash8:
+                raise RunError(f"{path} holds a different config (hash {old.get('hash')}); "
+                               "use force=True to replace it")
+        if is_complete(path):
+            return load_run(path)
+    if reuse_only:
+        raise RunError(f"no finished run {path.name} under {root}: train it first (run the "
+                       f"notebook that trains {config.model} {config.method}, or `make "
+                       f"reproduce PROFILE={config.profile}`)")
+    path.mkdir(parents=True, exist_ok=True)
+    write_json(path / "config.json",
+               {**doc, "runtime": {"compute": str(dev), "threads": torch.get_num_threads(),
+                                   "torch": torch.__version__}})
+
+    raw_train_x = torch.from_numpy(np.ascontiguousarray(data.splits["train"][0])).to(dev)
+    tensors = {}
+    for split, (x, y) in data.splits.items():
+        if stdz is not None:
+            x = stdz.apply(x).astype(np.float32)
+        tensors[split] = (torch.from_numpy(np.ascontiguousarray(x)).to(dev),
+                          torch.from_numpy(np.ascontiguousarray(y)).to(dev))
+    loop = dict(path=path, seed=config.seed, device=dev, show=progress_enabled(progress),
+                callback=callback, max_epochs_this_call=max_epochs_this_call)
+    extra = {}
+    if config.method == "df":
+        result = run_loop(lambda: DataFreeTask(config.model, family, settings, seed=config.seed,
+                                               teacher=teacher, kd=kd, device=dev),
+                          guard=forbid_data_access(f"data-free distillation (run {path.name})"),
+                          **loop)
+    else:
+        loss_fn, teacher_train = LOSSES[settings.loss], None
+        if config.method == "tor":
+            loss_fn, teacher_train, extra = _tor_setup(
+                teacher, kd, settings.loss, raw_train_x, tensors["train"][1], data.desc,
+                root, profile.val_chunk)
+        result = run_loop(lambda: SupervisedTask(
+            config.model, family, settings, seed=config.seed, tensors=tensors, device=dev,
+            loss_fn=loss_fn, chunk=profile.val_chunk, teacher_train=teacher_train), **loop)
+    if result.status == "partial":
+        return Run(path, read_json(path / "config.json"), result.history, {}, "partial")
+    return _finish(path, family, settings, profile.val_chunk, result, tensors, extra)
+
+
+def _tor_setup(teacher: Teacher, kd: dict, loss: str, raw_train_x: torch.Tensor,
+               train_y: torch.Tensor, data_desc: dict, root: Path, chunk: int):
+    """(TOR loss, teacher output on the training audio, facts for metrics.json)."""
+    t_out = teacher_outputs(teacher, raw_train_x, data_desc["hash"], root / TEACHER_CACHE,
+                            chunk)
+    eps = kd["epsilon"]
+    if eps is None:
+        eps = kd_tor.epsilon_from_residuals(train_y - t_out, kd["epsilon_quantile"])
+    loss_fn = kd_tor.TORLoss(eps, loss=loss, c_tor=kd["c_tor"], c_d=kd["c_d"],
+                             variant=kd["variant"], f=kd["f"])
+    facts = {"tor_epsilon": float(eps),
+             "tor_rejected_fraction": kd_tor.rejected_fraction(train_y, t_out, eps),
+             "teacher_train_esr": float(esr(t_out, train_y))}
+    return loss_fn, t_out, facts
+
+
+def _finish(path: Path, family, settings, chunk: int, result: FitResult, tensors: dict,
+            extra: dict) -> Run:
+    """Test metrics with the kept weights; model.pt, history.json, metrics.json (last)."""
+    model = result.model
+    x_te, y_te = tensors["test"]
+    out = family.predict(model, x_te, chunk)
+    best_val = result.best_val
+    if math.isnan(best_val):        # DF: validated once, after training (fxlib.train.data_free)
+        best_val = family.validation_loss(model, *tensors["val"], settings, chunk)
+    metrics = {"test_esr": float(esr(out, y_te)), "test_mae": float(mae(out, y_te)),
+               "test_esr_dc": float(esr_dc(out, y_te)), "best_val_loss": float(best_val),
+               "best_epoch": int(result.best_epoch), "epochs": int(result.epochs), **extra}
+    save_torch({k: v.detach().cpu() for k, v in model.state_dict().items()}, path / "model.pt")
+    write_json(path / "history.json", result.history)
+    write_json(path / "metrics.json", metrics)       # last: its presence marks completion
+    return Run(path, read_json(path / "config.json"), result.history, metrics, result.status)
+
+
+__all__ = ["train", "TEACHER_CACHE"]
