@@ -13,7 +13,8 @@ Everything that differs between the two kinds of model lives in one ``ModelFamil
 * a DF segment: from the zero state, ``model`` (B/C); one frame, ``model.forward_frames``
   (A/Av2);
 * settings: ``RNNSettings`` from the profile's ``rnn_*`` values; ``CAFxSettings`` from
-  ``cafx_*``.
+  ``cafx_*``; for a DF student ``DataFreeSettings`` (``df_*``; A/Av2 students may have their own
+  ``cafx_df_iterations``).
 
 Both shuffle the items every epoch with a generator the caller seeds (``batch_order``; the last,
 smaller batch is kept; ``max_train_batches`` caps the mini-batches per epoch). The TBPTT detail
@@ -32,7 +33,8 @@ import numpy as np
 import torch
 
 from ..losses import LOSSES
-from ..profiles import CAFxSettings, Profile, RNNSettings, SupervisedSettings
+from ..profiles import (CAFxSettings, DataFreeSettings, Profile, RNNSettings,
+                        SupervisedSettings)
 from .cafx import CAFx, CAFxConfig
 from .rnn import RecurrentModel
 
@@ -71,6 +73,15 @@ class ModelFamily:
     def df_iterations(self, profile: Profile) -> int:
         """DF outer iterations for a student of this family."""
         return profile.df_iterations
+
+    def data_free_settings(self, profile: Profile) -> DataFreeSettings:
+        """The DF settings of a student of this family under ``profile``."""
+        p = profile
+        return DataFreeSettings(
+            iterations=self.df_iterations(p), n_student_steps=p.df_n_s, batch=p.df_batch,
+            segment_length=p.df_segment_length, lr=p.df_lr, log_every=p.df_log_every,
+            data_scale=p.data_scale, loss=self.loss, val_max_samples=p.val_max_samples,
+            val_chunk=p.val_chunk)
 
     def cut(self, x: torch.Tensor, y: torch.Tensor, settings) -> tuple[torch.Tensor, ...]:
         """1-D training signals -> (items of x, the same items of y)."""

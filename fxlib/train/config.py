@@ -22,7 +22,7 @@ from .._compat import renamed
 from ..kd import df as kd_df
 from ..kd import tor as kd_tor
 from ..models import MODEL_NAMES, family_of
-from ..profiles import DataFreeSettings, Profile, get_profile
+from ..profiles import Profile, get_profile
 
 METHODS = ("scratch", "tor", "df")
 KD_DEFAULTS = {"scratch": {}, "tor": kd_tor.DEFAULTS, "df": kd_df.DEFAULTS}
@@ -74,14 +74,10 @@ class TrainConfig:
     def settings(self):
         """The typed, frozen settings of this run (``RNNSettings``, ``CAFxSettings`` or, for
         ``df``, ``DataFreeSettings``), derived from the profile by the model's family."""
-        p, family = self.resolved_profile(), self.family
+        profile, family = self.resolved_profile(), self.family
         if self.method == "df":
-            return DataFreeSettings(
-                iterations=family.df_iterations(p), n_student_steps=p.df_n_s,
-                batch=p.df_batch, segment_length=p.df_segment_length, lr=p.df_lr,
-                log_every=p.df_log_every, data_scale=p.data_scale, loss=family.loss,
-                val_max_samples=p.val_max_samples, val_chunk=p.val_chunk)
-        return family.settings(p)
+            return family.data_free_settings(profile)
+        return family.settings(profile)
 
     def check(self) -> None:
         """Refuse a teacher that does not fit the method (before anything is loaded)."""

@@ -89,58 +89,24 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
     if threads is not None:
         torch.set_num_threads(int(threads))
     dev = resolve_compute(compute)
-    teacher = None
-    if config.method != "scratch":
-        try:
-            teacher = load_teacher(config.teacher, config.teacher_json, runs=runs).to(dev)
-        except TeacherError as err:
-            raise ValueError(str(err)) from err
-        if config.method == "df":
-            config = _data_free_space(config, teacher, kd)
+    config, teacher = _teacher(config, kd, runs, dev)
     family, settings, profile = config.family, config.settings(), config.resolved_profile()
     data = _training_data(config, settings.data_scale, data)
-    stdz = None
-    if config.method == "df":
-        stdz = teacher.standardizer
-    elif config.standardize:
-        stdz = data.standardizer()
-
-    identity = run_identity(config, settings, teacher.id if teacher else None, kd, data.desc)
-    hash8 = identity_hash(identity)
-    root = runs_root(runs)
-    path = root / run_name(config, hash8)
-    doc = {**identity, "hash": hash8, "run_id": path.name, "data": data.desc,
-           "teacher_info": teacher.describe() if teacher else None,
-           "standardizer": stdz.to_dict() if stdz is not None else None,
-           "data_root": config.data_root, "overrides": dict(config.overrides)}
-
-    if force and path.exists():
-        shutil.rmtree(path)
-    if path.exists():
-        cfg_file = path / "config.json"
-        if cfg_file.is_file():
-            old = read_json(cfg_file)
-            if old.get("hash") != hash8:
-                raise RunError(f"{path} holds a different config (hash {old.get('hash')}); "
-                               "use force=True to replace it")
-        if is_complete(path):
-            return load_run(path)
+    stdz = teacher.standardizer if config.method == "df" else (
+        data.standardizer() if config.standardize else None)
+    path, doc = _run_record(config, settings, teacher, kd, data, stdz, runs_root(runs))
+    done = _existing_run(path, doc["hash"], force)
+    if done is not None:
+        return done
     if reuse_only:
-        raise RunError(f"no finished run {path.name} under {root}: train it first (run the "
-                       f"notebook that trains {config.model} {config.method}, or `make "
+        raise RunError(f"no finished run {path.name} under {path.parent}: train it first (run "
+                       f"the notebook that trains {config.model} {config.method}, or `make "
                        f"reproduce PROFILE={config.profile}`)")
     path.mkdir(parents=True, exist_ok=True)
     write_json(path / "config.json",
                {**doc, "runtime": {"compute": str(dev), "threads": torch.get_num_threads(),
                                    "torch": torch.__version__}})
-
-    raw_train_x = torch.from_numpy(np.ascontiguousarray(data.splits["train"][0])).to(dev)
-    tensors = {}
-    for split, (x, y) in data.splits.items():
-        if stdz is not None:
-            x = stdz.apply(x).astype(np.float32)
-        tensors[split] = (torch.from_numpy(np.ascontiguousarray(x)).to(dev),
-                          torch.from_numpy(np.ascontiguousarray(y)).to(dev))
+    tensors = _tensors(data, stdz, dev)
     loop = dict(path=path, seed=config.seed, device=dev, show=progress_enabled(progress),
                 callback=callback, max_epochs_this_call=max_epochs_this_call)
     extra = {}
@@ -152,15 +118,68 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
     else:
         loss_fn, teacher_train = LOSSES[settings.loss], None
         if config.method == "tor":
+            raw_train_x = torch.from_numpy(np.ascontiguousarray(data.splits["train"][0])).to(dev)
             loss_fn, teacher_train, extra = _tor_setup(
                 teacher, kd, settings.loss, raw_train_x, tensors["train"][1], data.desc,
-                root, profile.val_chunk)
+                path.parent, profile.val_chunk)
         result = run_loop(lambda: SupervisedTask(
             config.model, family, settings, seed=config.seed, tensors=tensors, device=dev,
             loss_fn=loss_fn, chunk=profile.val_chunk, teacher_train=teacher_train), **loop)
     if result.status == "partial":
         return Run(path, read_json(path / "config.json"), result.history, {}, "partial")
     return _finish(path, family, settings, profile.val_chunk, result, tensors, extra)
+
+
+def _teacher(config: TrainConfig, kd: dict, runs, dev) -> tuple[TrainConfig, Teacher | None]:
+    """The run's teacher (TOR, DF), and the config a DF run gets in its teacher's space."""
+    if config.method == "scratch":
+        return config, None
+    try:
+        teacher = load_teacher(config.teacher, config.teacher_json, runs=runs).to(dev)
+    except TeacherError as err:
+        raise ValueError(str(err)) from err
+    if config.method == "df":
+        config = _data_free_space(config, teacher, kd)
+    return config, teacher
+
+
+def _run_record(config, settings, teacher, kd, data: TrainingData, stdz, root: Path):
+    """(run folder, the config.json it records): named by the hash of the run's identity."""
+    identity = run_identity(config, settings, teacher.id if teacher else None, kd, data.desc)
+    hash8 = identity_hash(identity)
+    path = root / run_name(config, hash8)
+    doc = {**identity, "hash": hash8, "run_id": path.name, "data": data.desc,
+           "teacher_info": teacher.describe() if teacher else None,
+           "standardizer": stdz.to_dict() if stdz is not None else None,
+           "data_root": config.data_root, "overrides": dict(config.overrides)}
+    return path, doc
+
+
+def _existing_run(path: Path, hash8: str, force: bool) -> Run | None:
+    """The complete run at ``path`` (None: train or resume); refuses a folder of another
+    config; ``force`` deletes it first."""
+    if force and path.exists():
+        shutil.rmtree(path)
+    if not path.exists():
+        return None
+    cfg_file = path / "config.json"
+    if cfg_file.is_file():
+        old = read_json(cfg_file)
+        if old.get("hash") != hash8:
+            raise RunError(f"{path} holds a different config (hash {old.get('hash')}); "
+                           "use force=True to replace it")
+    return load_run(path) if is_complete(path) else None
+
+
+def _tensors(data: TrainingData, stdz, dev) -> dict:
+    """``{split: (input, target)}`` tensors on ``dev``, the input standardised for std runs."""
+    tensors = {}
+    for split, (x, y) in data.splits.items():
+        if stdz is not None:
+            x = stdz.apply(x).astype(np.float32)
+        tensors[split] = (torch.from_numpy(np.ascontiguousarray(x)).to(dev),
+                          torch.from_numpy(np.ascontiguousarray(y)).to(dev))
+    return tensors
 
 
 def _tor_setup(teacher: Teacher, kd: dict, loss: str, raw_train_x: torch.Tensor,
