@@ -111,6 +111,7 @@ def test_df_run_follows_its_std_teacher(teachers, data):
     assert run.config["kd"]["input_scale"] == 1.0
     hp = run.config["hyper_parameters"]
     assert hp["optimizer"] == "RMSprop" and hp["iterations"] == 4 and hp["n_student_steps"] == 2
+    assert run.settings().to_dict() == hp and run.settings().n_epochs == 2   # typed, DF
     h = run.history
     assert h["iteration"] == [2, 4] and len(h["generator_loss"]) == 2 and h["val_loss"] == []
     assert h["alpha"] == [0.75, 0.25]           # α at the last iteration of each block

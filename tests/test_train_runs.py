@@ -44,6 +44,7 @@ def test_run_dir_contents_and_name(tmp_path):
     assert not list(run.path.glob(".*.part"))       # no temporary files left behind
     loaded = load_run(run.path)
     assert loaded.metrics == run.metrics and loaded.status == "reused"
+    assert loaded.settings() == _cfg().settings()   # the typed settings, back from config.json
     std = train(_cfg(standardize=True), runs=tmp_path, data=waveshaper_data(), progress=False)
     assert "-scratch-std-smoke-" in std.path.name and std.config["standardizer"]["std"] > 0
 

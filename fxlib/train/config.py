@@ -90,7 +90,6 @@ class TrainConfig:
                              "(--teacher-json)")
         if self.teacher is not None and self.teacher_json is not None:
             raise ValueError("give one teacher: a run (teacher) or a JSON file (teacher_json)")
-        self.kd_options()
 
     # the old names, readable too (README, "Renamed")
     def hyper_parameters(self) -> dict:
