@@ -12,8 +12,18 @@ PROFILE ?= quick
 SOURCE  ?= embedded
 DEVICE  ?= muff
 EFFECT  ?= $(DEVICE)
+# The run grid (docs/grid.md): JOBS trainings at once (unset: this machine's cores, or its GPUs
+# when training on GPUs; Ray: the cluster's), THREADS torch threads per training (unset: 1),
+# ENGINE=local|ray (ray: pip install "fxlib[cluster]"), ADDRESS: a Ray cluster (unset: a local
+# Ray instance).
+JOBS    ?=
+THREADS ?=
+ENGINE  ?= local
+ADDRESS ?=
+GRID    := --engine $(ENGINE) $(if $(JOBS),--jobs $(JOBS)) $(if $(THREADS),--threads $(THREADS)) \
+           $(if $(ADDRESS),--address $(ADDRESS))
 
-.PHONY: test bench reproduce figures venv clean-venv
+.PHONY: test bench grid reproduce figures venv clean-venv
 
 venv: $(STAMP)
 
@@ -31,10 +41,16 @@ bench: $(STAMP)
 	$(PY) -m fxlib.bench
 	$(PY) -m fxlib.runtime.benchmark --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT)
 
-# Builds (or fetches) the data, runs notebooks 00 -> 07 with papermill, leaves every figure and
-# figures/results.md + results.csv; executed notebooks go to notebooks/executed/$(PROFILE)/.
+# Trains every run of the study (teachers first, JOBS at a time), times every model, trains the
+# seed repetition; prints the plan first. `make grid GRID_ARGS=--dry-run`: the plan only.
+grid: $(STAMP)
+	$(PY) -m fxlib.grid --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT) $(GRID) $(GRID_ARGS)
+
+# The grid, then notebooks 00 -> 07 with papermill (they reuse the grid's runs); leaves every
+# figure and figures/results.md + results.csv; executed notebooks go to
+# notebooks/executed/$(PROFILE)/.
 reproduce: $(STAMP)
-	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT)
+	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT) $(GRID)
 
 # Redraws every figure and the results summary from saved runs (trains nothing).
 figures: $(STAMP)

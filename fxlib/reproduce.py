@@ -1,10 +1,14 @@
-"""``python -m fxlib.reproduce``: run the study's notebooks in order with papermill.
+"""``python -m fxlib.reproduce``: the study's run grid, then its notebooks in order (papermill).
 
-    python -m fxlib.reproduce --profile quick --source embedded      # make reproduce
-    python -m fxlib.reproduce --profile quick --only 07_figures       # make figures
+    python -m fxlib.reproduce --profile quick --source embedded --jobs 2   # make reproduce
+    python -m fxlib.reproduce --profile quick --only 07_figures           # make figures
 
-Each notebook gets the same parameters (profile, source, effect, threads, compute); 00 gets
-the profile's data scale. Executed copies go to ``notebooks/executed/<profile>/`` (git-ignored),
+A whole reproduction first trains every run of the study with the run grid (``fxlib.grid``:
+``jobs`` trainings at once, teachers first, then every model timed one at a time with nothing
+training, then the seed repetition), so the notebooks only reuse runs. With ``--only`` the grid
+is skipped and each notebook trains what it lacks itself, as in Colab. Each notebook gets the
+same parameters (profile, source, effect, threads, compute); 00 gets the profile's data scale.
+Executed copies go to ``notebooks/executed/<profile>/`` (git-ignored),
 figures to ``figures/`` (``FXLIB_FIGURES``), runs to ``runs/`` (``FXLIB_RUNS``). A notebook
 that raises stops the batch with papermill's error (the executed copy shows the failing cell),
 and an executed notebook holding an error output is reported as a failure too. The wall time
@@ -23,6 +27,7 @@ import papermill
 
 from ._atomic import write_json
 from ._compat import renamed
+from .grid import ENGINES, run_study_grid
 from .profiles import PROFILE_NAMES, get_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +38,10 @@ NOTEBOOKS = ("00_dataset", "01_A_vs_B", "02_kd_on_A", "03_kd_on_B", "04_kd_B_to_
 
 class NotebookError(RuntimeError):
     """An executed notebook that holds an error output."""
+
+
+class GridFailed(RuntimeError):
+    """Some runs of the study's grid did not finish: the notebooks would lack them."""
 
 
 def parameters(notebook: str, profile: str, source: str, effect: str,
@@ -54,9 +63,13 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
               only: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
               threads: Optional[int] = None, compute: str = "auto",
               kernel: str = "python3", cell_timeout: Optional[int] = None,
-              log=print) -> dict:
-    """Execute the notebooks (all, or ``only``) in order; returns {notebook: seconds}.
+              jobs: Optional[int] = None, engine: str = "local",
+              address: Optional[str] = None, log=print) -> dict:
+    """Train the study's grid (unless ``only``), then execute the notebooks (all, or ``only``)
+    in order; returns {"grid" and each notebook: seconds}.
 
+    ``jobs``, ``engine``, ``address``: the grid's (``fxlib.grid.run_study_grid``; ``threads``
+    is its threads per run, and the notebooks' too).
     ``cell_timeout``: seconds one cell may run before papermill stops the batch with an error
     (None: no limit, as a ``paper`` training cell runs for hours; the test suite sets one so a
     hung kernel fails the test instead of stalling CI).
@@ -73,6 +86,16 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict = {}
     total = time.perf_counter()
+    if not only:
+        t0 = time.perf_counter()
+        log(f"[grid] training the study's runs ({profile}, {source}/{effect}, engine {engine})")
+        result = run_study_grid(profile, source, effect, jobs=jobs, threads=threads,
+                                engine=engine, address=address, compute=compute, log=log)
+        if not result.ok:
+            raise GridFailed("the run grid did not finish: " + "; ".join(result.problems())
+                             + " (fix the cause and run again: finished runs are reused)")
+        timings["grid"] = round(time.perf_counter() - t0, 1)
+        timings["grid_overhead"] = round(result.overhead_s + result.plan_s, 2)
     for name in names:
         t0 = time.perf_counter()
         out = out_dir / f"{name}.ipynb"
@@ -101,7 +124,12 @@ def main(argv=None) -> int:
                    help="muff | ht1 | a file prefix (--device: the old name)")
     p.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK",
                    help=f"run only these ({', '.join(NOTEBOOKS)})")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per training (default 1, fxlib.train.CPU_THREADS)")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="trainings at once in the run grid (default: the cores)")
+    p.add_argument("--engine", default="local", choices=ENGINES, help="the grid's engine")
+    p.add_argument("--address", default=None, help="Ray cluster address (--engine ray)")
     p.add_argument("--compute", default="auto")
     p.add_argument("--out", default=None, help="folder for executed notebooks")
     p.add_argument("--cell-timeout", type=int, default=None,
@@ -110,7 +138,8 @@ def main(argv=None) -> int:
     try:
         reproduce(args.profile, args.source, args.effect, only=args.only,
                   out_dir=Path(args.out) if args.out else None, threads=args.threads,
-                  compute=args.compute, cell_timeout=args.cell_timeout)
+                  compute=args.compute, cell_timeout=args.cell_timeout, jobs=args.jobs,
+                  engine=args.engine, address=args.address)
     except Exception as err:          # papermill's errors name the notebook and the cell
         print(f"error: {err}", file=sys.stderr)
         return 1

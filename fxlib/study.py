@@ -76,6 +76,36 @@ def table_labels(table: str) -> list[str]:
     return labels
 
 
+def notebook_runs(notebook: str) -> list[str]:
+    """The experiments an experiment notebook trains (seed 0): the rows of its thesis tables.
+    The notebooks read their lists from here, and so does the run grid (``Study.plan``)."""
+    try:
+        tables = NOTEBOOK_TABLES[notebook]
+    except KeyError:
+        raise ValueError(f"no experiment notebook {notebook!r}; notebooks: "
+                         f"{', '.join(NOTEBOOK_TABLES)}") from None
+    return [label for t in tables for label in table_labels(t)]
+
+
+#: The notebook of the seed repetition: it trains more seeds of the best model, chosen from
+#: every experiment's seed-0 run and its inference time (``Study.best``).
+SEED_REPETITION_NOTEBOOK = "06_seed_repetition"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training the study needs: ``label`` with ``seed``, after its teacher (the key of
+    another planned run, or None), for the ``notebooks`` that show it."""
+    label: str
+    seed: int
+    teacher: Optional[str]
+    notebooks: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.label} s{self.seed}"
+
+
 def experiment(label: str) -> Experiment:
     try:
         return EXPERIMENTS[label]
@@ -170,6 +200,44 @@ class Study:
 
     def run_all(self, labels: Iterable[str], seeds: Sequence[int] = (0,)) -> dict:
         return {(label, s): self.run(label, s) for label in labels for s in seeds}
+
+    # -- the plan of the study's trainings (fxlib.grid runs it) ------------------------------
+    def plan(self, labels: Optional[Iterable[str]] = None, seeds: Sequence[int] = (0,)
+             ) -> list[PlannedRun]:
+        """The trainings of ``labels`` (default: every experiment notebook's list) with
+        ``seeds``, each teacher (seed 0) listed before its first student: what ``run`` would
+        train, in an order that respects every dependency."""
+        wanted: dict[str, list[str]] = {}
+        if labels is None:
+            for nb in NOTEBOOK_TABLES:
+                for label in notebook_runs(nb):
+                    wanted.setdefault(label, []).append(nb)
+        else:
+            for label in labels:
+                wanted.setdefault(experiment(label).label, [])
+        plan: dict[str, PlannedRun] = {}
+
+        def add(label: str, seed: int, needed_by: tuple[str, ...]) -> str:
+            e = experiment(label)
+            teacher = add(e.teacher, 0, ()) if e.teacher else None
+            key = PlannedRun(label, seed, teacher, ()).key
+            old = plan.get(key)
+            notebooks = tuple(dict.fromkeys((old.notebooks if old else ()) + needed_by))
+            plan[key] = PlannedRun(label, seed, teacher, notebooks)
+            return key
+
+        for label, notebooks in wanted.items():
+            for seed in seeds:
+                add(label, seed, tuple(notebooks))
+        return list(plan.values())
+
+    def repetition_plan(self, best: str, seeds: Optional[Sequence[int]] = None
+                        ) -> list[PlannedRun]:
+        """The seed repetition's trainings of ``best`` (``repetition_seeds``) beyond seed 0."""
+        e = experiment(best)
+        teacher = PlannedRun(e.teacher, 0, None, ()).key if e.teacher else None
+        return [PlannedRun(best, s, teacher, (SEED_REPETITION_NOTEBOOK,))
+                for s in self.repetition_seeds(seeds) if s != 0]
 
     # -- numbers ---------------------------------------------------------------------------
     def timing(self, label: str, seed: int = 0) -> dict:
@@ -350,6 +418,6 @@ def seed_verdicts(info: dict) -> list[str]:
             + ("yes" if label == ref["label"] else f"no ({label})")]
 
 
-__all__ = ["Study", "Experiment", "Excerpt", "EXPERIMENTS", "LABELS", "NOTEBOOK_TABLES",
-           "table_labels", "experiment", "thesis_row", "relative_change", "seed_table",
+__all__ = ["Study", "Experiment", "Excerpt", "PlannedRun", "EXPERIMENTS", "LABELS",
+           "NOTEBOOK_TABLES", "SEED_REPETITION_NOTEBOOK", "table_labels", "notebook_runs", "experiment", "thesis_row", "relative_change", "seed_table",
            "seed_verdicts", "STABLE_CV"]

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from fxlib.data import write_wav
-from fxlib.train import TrainConfig, load_run, train
+from fxlib.train import CPU_THREADS, MissingRun, RunError, TrainConfig, load_run, train
+from fxlib.train.loop import TrainingDiverged
 from fxlib.train.runs import is_complete
 
 from test_train_rnn import TINY_RNN, waveshaper_data
@@ -158,3 +159,35 @@ def test_a_shared_dataset_gives_the_same_run(tmp_path):
     s = train(_cfg(standardize=True), runs=tmp_path, data=ds, progress=False)
     assert s.config["standardizer"]["mean"] == pytest.approx(float(np.mean(data["train"][0],
                                                                            dtype=np.float64)))
+
+
+def test_a_diverging_loss_stops_the_run_before_it_is_checkpointed(tmp_path):
+    from_start = train(_cfg(overrides={**OVER, "rnn_lr": 1e30}), runs=tmp_path,
+                       data=waveshaper_data(), progress=False, max_epochs_this_call=0)
+    ckpt = from_start.path / "checkpoint.pt"
+    before = ckpt.read_bytes()
+    with pytest.raises(TrainingDiverged, match=r"the training loss became nan in epoch 1"):
+        train(_cfg(overrides={**OVER, "rnn_lr": 1e30}), runs=tmp_path, data=waveshaper_data(),
+              progress=False)
+    assert ckpt.read_bytes() == before                  # the last finite state is kept
+    assert not is_complete(from_start.path)
+
+
+def test_reuse_only_of_a_missing_run_raises_missing_run(tmp_path):
+    with pytest.raises(MissingRun, match="no finished run B8-scratch-smoke-s0-"):
+        train(_cfg(), runs=tmp_path, data=waveshaper_data(), reuse_only=True)
+    assert issubclass(MissingRun, RunError)
+
+
+def test_a_cpu_training_uses_one_thread_unless_told_and_restores_the_count(tmp_path):
+    """One fixed default: the thread count changes float32 rounding (docs/grid.md)."""
+    torch.set_num_threads(2)
+    try:
+        run = train(_cfg(), runs=tmp_path / "a", data=waveshaper_data(), progress=False)
+        assert run.config["runtime"]["threads"] == CPU_THREADS == 1
+        assert torch.get_num_threads() == 2
+        two = train(_cfg(), runs=tmp_path / "b", data=waveshaper_data(), progress=False,
+                    threads=2)
+        assert two.config["runtime"]["threads"] == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)

@@ -14,10 +14,12 @@ Command line: ``python -m fxlib.train --help``.
 """
 from .config import KD_DEFAULTS, METHODS, TrainConfig
 from .dataset import Dataset, TrainingData, load_dataset, load_training_data
-from .runs import Run, RunError, find_runs, is_complete, load_run, resolve_compute, run_name
+from .runs import (MissingRun, Run, RunError, find_runs, is_complete, load_run,
+                   resolve_compute, run_name)
 from .seeding import seed_everything
-from .trainer import train
+from .trainer import CPU_THREADS, train
 
-__all__ = ["TrainingData", "load_training_data", "TrainConfig", "Run", "RunError", "train",
+__all__ = ["TrainingData", "load_training_data", "TrainConfig", "Run", "RunError", "MissingRun",
+           "train",
            "load_run", "find_runs", "is_complete", "run_name", "resolve_compute",
-           "seed_everything", "METHODS", "KD_DEFAULTS", "Dataset", "load_dataset"]
+           "seed_everything", "METHODS", "KD_DEFAULTS", "CPU_THREADS", "Dataset", "load_dataset"]

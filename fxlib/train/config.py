@@ -48,6 +48,8 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)   # Profile fields to change
 
     def __post_init__(self):
+        if self.data_root is not None and not isinstance(self.data_root, str):
+            object.__setattr__(self, "data_root", str(self.data_root))   # a Path: JSON-able
         if self.model not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.model!r}; choose one of "
                              f"{', '.join(MODEL_NAMES)}")

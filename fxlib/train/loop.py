@@ -8,7 +8,9 @@ Supervised training (scratch, TOR; ``fxlib.train.supervised``) and data-free dis
 * ``run_epoch(epoch) -> (checkpoint_now, postfix)``: train one epoch, append to ``history``;
 * ``state_dict()`` / ``load_state_dict(state)``: everything but the loop's own entries;
 * ``result(epoch, status) -> FitResult``: the model the run keeps;
-* ``history``: the dict that ``history.json`` receives.
+* ``history``: the dict that ``history.json`` receives; its ``train_loss`` list is checked
+  after every epoch: a loss that is NaN or infinite stops the run with ``TrainingDiverged``
+  (before it is checkpointed: the last checkpoint keeps the last finite state).
 
 ``run_loop`` seeds Python/NumPy/torch from the run's seed *before* the task is built (so the
 model's initial weights come from the seed), resumes from ``checkpoint.pt`` when there is one
@@ -22,6 +24,7 @@ one would have had (tested on CPU). ``guard`` wraps the epochs (DF: ``forbid_dat
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -36,6 +39,10 @@ from .seeding import rng_states, seed_everything, set_rng_states
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite: the run cannot finish as configured."""
 
 
 @dataclass
@@ -100,6 +107,12 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
                     return task.result(epoch, "partial")
                 epoch += 1
                 save_now, postfix = task.run_epoch(epoch)
+                loss = task.history["train_loss"][-1]
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"run {path.name}: the training loss became {loss} in epoch {epoch}; "
+                        "the run stops here (its last checkpoint is from before). Check the "
+                        "data (fxlib.data.validate) and the profile's learning rate")
                 if save_now:
                     checkpoint()
                 bar.set_postfix(postfix)
@@ -112,5 +125,5 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
     return task.result(epoch, status)
 
 
-__all__ = ["FitResult", "run_loop", "save_torch", "progress_enabled", "CHECKPOINT",
-           "CHECKPOINT_FORMAT"]
+__all__ = ["TrainingDiverged", "FitResult", "run_loop", "save_torch", "progress_enabled",
+           "CHECKPOINT", "CHECKPOINT_FORMAT"]

@@ -44,6 +44,10 @@ class RunError(RuntimeError):
     """A run folder that cannot be used (config mismatch, unfinished, unreadable...)."""
 
 
+class MissingRun(RunError):
+    """No finished run of this config (``train(..., reuse_only=True)``): train it first."""
+
+
 def resolve_compute(compute: str = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; anything else as ``torch.device``."""
     if compute in (None, "auto"):
@@ -164,5 +168,6 @@ def find_runs(runs: str | os.PathLike | None = None, **where) -> list[Run]:
     return found
 
 
-__all__ = ["Run", "RunError", "RUN_FORMAT", "load_run", "is_complete", "find_runs", "run_name",
-           "run_identity", "identity_hash", "canonical_json", "resolve_compute", "read_json"]
+__all__ = ["Run", "RunError", "MissingRun", "RUN_FORMAT", "load_run", "is_complete",
+           "find_runs", "run_name", "run_identity", "identity_hash", "canonical_json",
+           "resolve_compute", "read_json"]

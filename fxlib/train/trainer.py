@@ -34,13 +34,19 @@ from .config import TrainConfig
 from .data_free import DataFreeTask
 from .dataset import TrainingData, load_training_data
 from .loop import FitResult, progress_enabled, run_loop, save_torch
-from .runs import (Run, RunError, identity_hash, is_complete, load_run, read_json,
-                   resolve_compute, run_identity, run_name)
+from .runs import (MissingRun, Run, RunError, identity_hash, is_complete, load_run,
+                   read_json, resolve_compute, run_identity, run_name)
 from .supervised import SupervisedTask
 from .teacher import Teacher, TeacherError, load_teacher, teacher_outputs
 
 #: Under the runs root: cached TOR teacher outputs (``fxlib.train.teacher``).
 TEACHER_CACHE = "_teacher_outputs"
+
+#: Torch threads of a CPU training when none are asked for. The thread count changes a CPU
+#: training's float32 rounding, so one fixed default makes the same seed and profile give the
+#: same numbers on every machine and with any number of grid jobs; and these small models train
+#: barely faster with more threads. Both measured: docs/benchmarks.md, section 'Run grid'.
+CPU_THREADS = 1
 
 
 def _data_free_space(config: TrainConfig, teacher: Teacher, kd: dict) -> TrainConfig:
@@ -75,20 +81,35 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
 
     ``runs``: the runs root (default ``fxlib.paths.runs_root()``). ``force``: retrain from
     scratch even if a complete or partial run exists. ``compute``: "auto" | "cpu" | "cuda"...
-    ``threads``: ``torch.set_num_threads``. ``progress``: tqdm bar (None = automatic: off when
+    ``threads``: torch threads while this call trains (None: ``CPU_THREADS`` on a CPU, torch's
+    own count on a GPU; the count before the call is restored). ``progress``: tqdm bar (None =
+    automatic: off when
     ``CI`` is set or output is neither a terminal nor a notebook). ``data``: splits as
     ``{"train"|"val"|"test": (input, target)}`` arrays, or a ``TrainingData`` (loaded once and
     shared between runs), instead of loading ``config.source``. ``callback(epoch, history)``
     after every epoch (an exception stops training; the next call resumes).
     ``max_epochs_this_call``: stop after that many epochs, leaving the run incomplete (the
     ``Run`` has ``status="partial"`` and empty metrics). ``reuse_only``: never train; a run
-    that is not complete raises ``RunError`` (figure regeneration from saved runs).
+    that is not complete raises ``MissingRun``, a ``RunError`` (figures from saved runs).
     """
     config.check()
     kd = config.kd_options()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
     dev = resolve_compute(compute)
+    n = int(threads) if threads is not None else (CPU_THREADS if dev.type == "cpu" else None)
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        return _train(config, kd, dev, runs=runs, force=force, progress=progress, data=data,
+                      callback=callback, max_epochs_this_call=max_epochs_this_call,
+                      reuse_only=reuse_only)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(config: TrainConfig, kd: dict, dev: torch.device, *, runs, force, progress, data,
+           callback, max_epochs_this_call, reuse_only) -> Run:
+    """``train`` once its thread count is set (arguments as there)."""
     config, teacher = _teacher(config, kd, runs, dev)
     family, settings, profile = config.family, config.settings(), config.resolved_profile()
     data = _training_data(config, settings.data_scale, data)
@@ -99,7 +120,7 @@ def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: 
     if done is not None:
         return done
     if reuse_only:
-        raise RunError(f"no finished run {path.name} under {path.parent}: train it first (run "
+        raise MissingRun(f"no finished run {path.name} under {path.parent}: train it first (run "
                        f"the notebook that trains {config.model} {config.method}, or `make "
                        f"reproduce PROFILE={config.profile}`)")
     path.mkdir(parents=True, exist_ok=True)
@@ -216,4 +237,4 @@ def _finish(path: Path, family, settings, chunk: int, result: FitResult, tensors
     return Run(path, read_json(path / "config.json"), result.history, metrics, result.status)
 
 
-__all__ = ["train", "TEACHER_CACHE"]
+__all__ = ["train", "TEACHER_CACHE", "CPU_THREADS"]
