@@ -20,8 +20,10 @@ JOBS    ?=
 THREADS ?=
 ENGINE  ?= local
 ADDRESS ?=
+# ARM_SEEDS: seeds of each 8/16-unit arm of tables 4.4, 4.5, 4.8, 4.9 (unset: the profile's).
+ARM_SEEDS ?=
 GRID    := --engine $(ENGINE) $(if $(JOBS),--jobs $(JOBS)) $(if $(THREADS),--threads $(THREADS)) \
-           $(if $(ADDRESS),--address $(ADDRESS))
+           $(if $(ADDRESS),--address $(ADDRESS)) $(if $(ARM_SEEDS),--arm-seeds $(ARM_SEEDS))
 
 .PHONY: test bench grid reproduce figures venv clean-venv
 
@@ -40,6 +42,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m fxlib.bench
 	$(PY) -m fxlib.runtime.benchmark --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT)
+	$(PY) -m fxlib.train.benchmark
 
 # Trains every run of the study (teachers first, JOBS at a time), times every model, trains the
 # seed repetition; prints the plan first. `make grid GRID_ARGS=--dry-run`: the plan only.

@@ -25,7 +25,7 @@ from ._atomic import atomic_open, write_json
 from .paths import figures_root
 from .plots import plot_loss_curves, plot_seed_band, plot_waveforms, save_figure
 from .report import csv_text
-from .study import seed_table
+from .study import ABLATIONS, seed_table
 
 
 @dataclass(frozen=True)
@@ -146,12 +146,14 @@ def read_seed_repetition(root=None) -> Optional[dict]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-RESULT_COLUMNS = ("table", "label", "mae", "esr", "time_ms", "time_std_ms", "params", "epochs",
-                  "thesis_mae", "thesis_esr", "thesis_time", "thesis_params", "run")
+RESULT_COLUMNS = ("table", "label", "n", "mae", "mae_std", "esr", "esr_std", "time_ms",
+                  "time_std_ms", "params", "epochs", "plateaued", "thesis_mae", "thesis_esr",
+                  "thesis_time", "thesis_params", "run")
 
 
 def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
-    """``figures/results.md`` (every table, ours beside the thesis's) and ``results.csv``."""
+    """``figures/results.md`` (every table, ours beside the thesis's, then the claims table:
+    each thesis claim with its verdict on our numbers) and ``results.csv``."""
     rows, parts = [], ["# Results: ours beside the thesis's\n", study.context() + "\n"]
     for table in sorted({r.table for r in thesis.RESULTS}, key=lambda t: float(t)):
         labels = [r.label for r in thesis.RESULTS if r.table == table]
@@ -162,6 +164,17 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
     if info is not None:
         parts.append(f"## Table 4.10: {info['label']} over {len(info['seeds'])} seeds\n")
         parts.append(seed_table(info))
+    for notebook, group in ABLATIONS.items():
+        labels = [e.label for e in group]
+        parts.append(f"## fxlib's ablations (notebook {notebook})\n")
+        parts.append(study.markdown(labels, timing=timing))
+        rows += study.table(labels, timing=timing)
+    parts.append("## Claims\n")
+    parts.append("Each conclusion the thesis draws from its tables, oriented as its numbers put "
+                 "it, tested on ours over every seed of both arms (docs/evaluation.md, section "
+                 "'Verdicts'): the mean difference of the metric (lower is better) with its 95 % "
+                 "interval, and the verdict.\n")
+    parts.append(study.claims_table(timing=timing))
     folder = figures_root(root)
     md, csv = folder / "results.md", folder / "results.csv"
     with atomic_open(md, "w", encoding="utf-8") as f:

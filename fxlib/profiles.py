@@ -5,7 +5,8 @@ Three profiles, chosen by name (``get_profile("quick")``):
 * ``paper``: the thesis's settings (A / Av2: 1500 epochs, batch 64, Adam 1e-4, MAE; B / C: 700
   epochs, batch 40, Adam 5e-4, truncated BPTT every 2048 samples, E_B; validation every 6
   epochs; full-scale data).
-* ``quick``: the whole study (~30 trainings) in about an hour on a 2-core CPU.
+* ``quick``: the whole study on a 2-core CPU (three seeds per 8/16-unit arm: 68 trainings;
+  its wall time is measured in docs/benchmarks.md, section 'The quick study').
 * ``smoke``: seconds per model on the ``smoke`` scale of the embedded data, for CI and for
   checking that a notebook runs end to end. Its numbers mean nothing.
 
@@ -45,6 +46,12 @@ class Profile:
     cafx_batch: int = 64
     cafx_lr: float = 1e-4
     cafx_hop: int = 2_048
+    # -- stopping at a plateau (docs/profiles.md, section 'Stopping at a plateau'): stop
+    #    when none of the last ``plateau_patience`` validations improved on the best before
+    #    them by more than ``plateau_min_rel`` (relative); None = the thesis's fixed epochs.
+    #    The epochs above are then the ceiling.
+    plateau_patience: Optional[int] = None
+    plateau_min_rel: float = 0.01
     # -- cost caps for quick runs (None = no cap; docs/profiles.md) --------------------
     rnn_max_batches: Optional[int] = None     # mini-batches per epoch, B / C
     cafx_max_batches: Optional[int] = None    # mini-batches per epoch, A / Av2
@@ -52,6 +59,8 @@ class Profile:
     # -- evaluation: inference-time runs per model (thesis: 10, profiler, 1 s of audio) ----
     timing_runs: int = 10
     seed_repetitions: int = 5        # seeds of the best model (thesis table 4.10)
+    arm_seeds: int = 1               # seeds of each 8/16-unit arm of tables 4.4, 4.5, 4.8, 4.9
+                                     # (fxlib.study.Study.seeds; teachers: seed 0, shared)
     # -- data-free KD: the official code's values (docs/kd.md, section 'DF'); the thesis
     #    does not give its own. One "epoch" of a DF run = df_log_every iterations.
     df_iterations: int = 2_000       # outer iterations (1 generator step + n_s student steps)
@@ -69,6 +78,9 @@ class Profile:
                 raise ValueError(f"profile {self.name!r}: {f.name} must be > 0, got {v}")
         if self.init_len >= self.segment_length:
             raise ValueError("init_len must be shorter than segment_length")
+        if not self.plateau_min_rel < 1:
+            raise ValueError(f"profile {self.name!r}: plateau_min_rel is a relative "
+                             f"improvement, below 1; got {self.plateau_min_rel}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,7 +99,7 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(name="quick", data_scale="full",
                      rnn_epochs=20, rnn_batch=8, rnn_max_batches=10,
                      cafx_epochs=20, cafx_batch=16, cafx_max_batches=4,
-                     val_every=4, val_max_samples=441_000,
+                     val_every=4, val_max_samples=441_000, arm_seeds=3,
                      df_iterations=100, cafx_df_iterations=20, df_n_s=4, df_batch=8,
                      df_log_every=10),
     "paper": Profile(name="paper", data_scale="full"),
@@ -137,10 +149,22 @@ class SupervisedSettings(_Settings):
     data_scale: str
     loss: str                            # a name in fxlib.losses.LOSSES
     optimizer: str = "Adam"
+    plateau_patience: Optional[int] = None   # validations without improvement (None: off)
+    plateau_min_rel: float = 0.01            # the relative improvement that counts
 
     @property
     def n_epochs(self) -> int:
+        """The ceiling: a run stops earlier at a plateau (``plateau_reached``)."""
         return self.epochs
+
+    def to_dict(self) -> dict:
+        """As ``_Settings.to_dict``; with the plateau criterion off (the thesis's fixed epochs)
+        its two fields are left out, so such runs keep the identity (and folder name) they
+        had before the criterion existed."""
+        d = asdict(self)
+        if self.plateau_patience is None:
+            del d["plateau_patience"], d["plateau_min_rel"]
+        return d
 
 
 @dataclass(frozen=True, kw_only=True)

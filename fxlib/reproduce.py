@@ -45,11 +45,11 @@ class GridFailed(RuntimeError):
 
 
 def parameters(notebook: str, profile: str, source: str, effect: str,
-               threads: Optional[int], compute: str) -> dict:
+               threads: Optional[int], compute: str, arm_seeds: Optional[int] = None) -> dict:
     if notebook == "00_dataset":
         return {"source": source, "scale": get_profile(profile).data_scale, "effect": effect}
     return {"profile": profile, "source": source, "effect": effect, "threads": threads,
-            "compute": compute}
+            "compute": compute, "arm_seeds": arm_seeds}
 
 
 def error_outputs(path: Path) -> list[str]:
@@ -64,12 +64,14 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
               threads: Optional[int] = None, compute: str = "auto",
               kernel: str = "python3", cell_timeout: Optional[int] = None,
               jobs: Optional[int] = None, engine: str = "local",
-              address: Optional[str] = None, log=print) -> dict:
+              address: Optional[str] = None, arm_seeds: Optional[int] = None,
+              log=print) -> dict:
     """Train the study's grid (unless ``only``), then execute the notebooks (all, or ``only``)
     in order; returns {"grid" and each notebook: seconds}.
 
     ``jobs``, ``engine``, ``address``: the grid's (``fxlib.grid.run_study_grid``; ``threads``
-    is its threads per run, and the notebooks' too).
+    is its threads per run, and the notebooks' too). ``arm_seeds``: seeds per 8/16-unit arm,
+    for the grid and every notebook (None: the profile's).
     ``cell_timeout``: seconds one cell may run before papermill stops the batch with an error
     (None: no limit, as a ``paper`` training cell runs for hours; the test suite sets one so a
     hung kernel fails the test instead of stalling CI).
@@ -90,7 +92,8 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
         t0 = time.perf_counter()
         log(f"[grid] training the study's runs ({profile}, {source}/{effect}, engine {engine})")
         result = run_study_grid(profile, source, effect, jobs=jobs, threads=threads,
-                                engine=engine, address=address, compute=compute, log=log)
+                                engine=engine, address=address, compute=compute, log=log,
+                                arm_seeds=arm_seeds)
         if not result.ok:
             raise GridFailed("the run grid did not finish: " + "; ".join(result.problems())
                              + " (fix the cause and run again: finished runs are reused)")
@@ -102,7 +105,7 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
         log(f"[{name}] running ({profile}, {source}/{effect}) -> {out}")
         papermill.execute_notebook(
             str(NOTEBOOK_DIR / f"{name}.ipynb"), str(out), kernel_name=kernel,
-            parameters=parameters(name, profile, source, effect, threads, compute),
+            parameters=parameters(name, profile, source, effect, threads, compute, arm_seeds),
             progress_bar=False, cwd=str(NOTEBOOK_DIR), execution_timeout=cell_timeout)
         errors = error_outputs(out)
         if errors:
@@ -131,6 +134,8 @@ def main(argv=None) -> int:
     p.add_argument("--engine", default="local", choices=ENGINES, help="the grid's engine")
     p.add_argument("--address", default=None, help="Ray cluster address (--engine ray)")
     p.add_argument("--compute", default="auto")
+    p.add_argument("--arm-seeds", type=int, default=None, metavar="N",
+                   help="seeds per 8/16-unit arm of the KD tables (default: the profile's)")
     p.add_argument("--out", default=None, help="folder for executed notebooks")
     p.add_argument("--cell-timeout", type=int, default=None,
                    help="seconds one notebook cell may run (default: no limit)")
@@ -139,7 +144,7 @@ def main(argv=None) -> int:
         reproduce(args.profile, args.source, args.effect, only=args.only,
                   out_dir=Path(args.out) if args.out else None, threads=args.threads,
                   compute=args.compute, cell_timeout=args.cell_timeout, jobs=args.jobs,
-                  engine=args.engine, address=args.address)
+                  engine=args.engine, address=args.address, arm_seeds=args.arm_seeds)
     except Exception as err:          # papermill's errors name the notebook and the cell
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -6,16 +6,20 @@
     print(study.markdown(["B h16", "B h8", "TOR B h16", "TOR B h8"]))
     print(study.compare("TOR B h16", "B h16", "esr"))
 
-Every experiment is a row of the thesis's tables, named as the thesis names it
-(``fxlib.thesis.RESULTS``): the model, the method (scratch / TOR / DF), whether it is a "std"
-model, and its teacher. A teacher is itself an experiment, trained (or reused) with seed 0
-before its student, so every notebook shares one teacher through the run cache.
+The experiments themselves -- every row of the thesis's tables, each notebook's list, the
+thesis's claims -- are data in ``fxlib.experiments`` (re-exported here). A teacher is itself an
+experiment, trained (or reused) with seed 0 before its student, so every notebook shares one
+teacher through the run cache.
 
 ``Study`` holds what a notebook chooses (profile, data source and device, threads, compute
 device, force), loads the dataset once, and turns runs into the thesis-format tables: MAE and
 ESR on the whole test file, the inference time for 1 s of audio (``fxlib.timing``, the thesis's
 protocol, cached in the run folder per machine), parameters, and the thesis's numbers beside.
-Verdicts (``compare``) are computed from our numbers and never assume the thesis's answer.
+The 8- and 16-unit arms of the KD tables (``MULTI_SEED_TABLES``) run the profile's
+``arm_seeds`` seeds (``Study.seeds``); their rows show mean ± std and n. Verdicts (``compare``,
+``verdicts``, ``claims_table``) are computed from our numbers over every seed of both arms
+(``fxlib.verdict``: an interval and "holds", "does not hold" or "inconclusive") and never
+assume the thesis's answer.
 """
 from __future__ import annotations
 
@@ -23,7 +27,6 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
@@ -38,79 +41,15 @@ from .plots import busiest_window
 from .profiles import get_profile
 from .report import markdown_table
 from .timing import hardware_info, hardware_line, time_model
-from .train import TrainConfig, load_training_data, train
-
-#: The thesis's models in the order its tables list them.
-LABELS: tuple[str, ...] = tuple(r.label for r in thesis.RESULTS)
-
-
-@dataclass(frozen=True)
-class Experiment:
-    label: str
-    model: str
-    method: str
-    std: bool
-    teacher: Optional[str]        # the teacher's experiment label
-
-
-def _teacher_label(name: Optional[str]) -> Optional[str]:
-    return None if name is None else name.replace("-std", " std")
-
-
-EXPERIMENTS: dict[str, Experiment] = {
-    r.label: Experiment(r.label, r.model, r.method, r.std, _teacher_label(r.teacher))
-    for r in thesis.RESULTS}
-
-#: Thesis tables per notebook (what each experiment notebook trains and shows).
-NOTEBOOK_TABLES: dict[str, tuple[str, ...]] = {
-    "01_A_vs_B": ("4.1",), "02_kd_on_A": ("4.2", "4.3"), "03_kd_on_B": ("4.4", "4.5"),
-    "04_kd_B_to_A": ("4.6", "4.7"), "05_kd_to_C": ("4.8", "4.9")}
-
-
-def table_labels(table: str) -> list[str]:
-    """The experiment labels of one thesis table, e.g. ``"4.4"``."""
-    labels = [r.label for r in thesis.RESULTS if r.table == table]
-    if not labels:
-        raise ValueError(f"no thesis table {table!r}; tables: "
-                         f"{sorted({r.table for r in thesis.RESULTS})}")
-    return labels
-
-
-def notebook_runs(notebook: str) -> list[str]:
-    """The experiments an experiment notebook trains (seed 0): the rows of its thesis tables.
-    The notebooks read their lists from here, and so does the run grid (``Study.plan``)."""
-    try:
-        tables = NOTEBOOK_TABLES[notebook]
-    except KeyError:
-        raise ValueError(f"no experiment notebook {notebook!r}; notebooks: "
-                         f"{', '.join(NOTEBOOK_TABLES)}") from None
-    return [label for t in tables for label in table_labels(t)]
-
-
-#: The notebook of the seed repetition: it trains more seeds of the best model, chosen from
-#: every experiment's seed-0 run and its inference time (``Study.best``).
-SEED_REPETITION_NOTEBOOK = "06_seed_repetition"
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """One training the study needs: ``label`` with ``seed``, after its teacher (the key of
-    another planned run, or None), for the ``notebooks`` that show it."""
-    label: str
-    seed: int
-    teacher: Optional[str]
-    notebooks: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return f"{self.label} s{self.seed}"
-
-
-def experiment(label: str) -> Experiment:
-    try:
-        return EXPERIMENTS[label]
-    except KeyError:
-        raise ValueError(f"unknown experiment {label!r}; known: {', '.join(LABELS)}") from None
+from .train import MissingRun, TrainConfig, load_training_data, train
+from .verdict import Arm, Verdict, compare_arms, fmt_arm, pooled_cv
+# The experiments as data live in fxlib.experiments; re-exported here, where notebooks import
+# them from (``from fxlib.study import Study, notebook_runs, table_labels``).
+from .experiments import (ABLATION_COMPARISONS, ABLATIONS, EXPERIMENTS, LABELS,
+                          MULTI_SEED_TABLES, NOTEBOOK_COMPARISONS, ablation_labels,
+                          NOTEBOOK_TABLES, SEED_REPETITION_NOTEBOOK, SMALL_MODELS, Claim,
+                          Experiment, PlannedRun, claims, experiment, notebook_runs,
+                          table_labels, thesis_row)
 
 
 def relative_change(ours: float, reference: float) -> float:
@@ -151,8 +90,11 @@ class Study:
     def __init__(self, profile: str = "quick", source: str = "embedded", effect: str = "muff",
                  *, runs: str | os.PathLike | None = None, data_root=None, data_seed: int = 0,
                  threads: Optional[int] = None, compute: str = "auto", force: bool = False,
-                 progress: Optional[bool] = None, train: bool = True):
+                 progress: Optional[bool] = None, train: bool = True,
+                 arm_seeds: Optional[int] = None):
         self.profile = get_profile(profile)
+        if arm_seeds is not None:       # more (or fewer) seeds per small arm than the profile's
+            self.profile = self.profile.with_overrides(arm_seeds=arm_seeds)
         self.source, self.effect, self.data_root, self.data_seed = (source, effect, data_root,
                                                                      data_seed)
         self.runs, self.threads, self.compute = runs, threads, compute
@@ -180,7 +122,7 @@ class Study:
         return TrainConfig(model=e.model, method=e.method, profile=self.profile.name, seed=seed,
                            source=self.source, effect=self.effect, standardize=e.std,
                            data_seed=self.data_seed, data_root=self.data_root,
-                           teacher=teacher_path)
+                           teacher=teacher_path, kd=dict(e.kd))
 
     def run(self, label: str, seed: int = 0):
         """The run of experiment ``label`` with ``seed`` (teachers first, seed 0), trained,
@@ -198,15 +140,25 @@ class Study:
         self._cache[key] = run
         return run
 
-    def run_all(self, labels: Iterable[str], seeds: Sequence[int] = (0,)) -> dict:
-        return {(label, s): self.run(label, s) for label in labels for s in seeds}
+    def seeds(self, label: str) -> list[int]:
+        """The seeds of experiment ``label``: the profile's ``arm_seeds`` for the 8- and 16-unit
+        arms of ``MULTI_SEED_TABLES``, else seed 0 alone (teachers, 64-unit models, A)."""
+        e = experiment(label)
+        many = e.table in MULTI_SEED_TABLES and e.model in SMALL_MODELS
+        return list(range(self.profile.arm_seeds if many else 1))
+
+    def run_all(self, labels: Iterable[str], seeds: Optional[Sequence[int]] = None) -> dict:
+        """``{(label, seed): run}`` over ``seeds``, or each label's own ``seeds(label)``."""
+        return {(label, s): self.run(label, s) for label in labels
+                for s in (self.seeds(label) if seeds is None else seeds)}
 
     # -- the plan of the study's trainings (fxlib.grid runs it) ------------------------------
-    def plan(self, labels: Optional[Iterable[str]] = None, seeds: Sequence[int] = (0,)
-             ) -> list[PlannedRun]:
+    def plan(self, labels: Optional[Iterable[str]] = None,
+             seeds: Optional[Sequence[int]] = None) -> list[PlannedRun]:
         """The trainings of ``labels`` (default: every experiment notebook's list) with
-        ``seeds``, each teacher (seed 0) listed before its first student: what ``run`` would
-        train, in an order that respects every dependency."""
+        ``seeds`` (default: each label's ``seeds(label)``), each teacher (seed 0) listed before
+        its first student: what ``run`` would train, in an order that respects every
+        dependency."""
         wanted: dict[str, list[str]] = {}
         if labels is None:
             for nb in NOTEBOOK_TABLES:
@@ -227,7 +179,7 @@ class Study:
             return key
 
         for label, notebooks in wanted.items():
-            for seed in seeds:
+            for seed in (self.seeds(label) if seeds is None else seeds):
                 add(label, seed, tuple(notebooks))
         return list(plan.values())
 
@@ -256,34 +208,57 @@ class Study:
         write_json(path, doc)
         return doc
 
-    def row(self, label: str, seed: int = 0, timing: bool = True) -> dict:
-        """Our numbers for ``label`` beside the thesis's (keys ``thesis_*``)."""
-        run = self.run(label, seed)
-        e, t = experiment(label), thesis_row(label)
-        row = {"table": t.table, "label": label, "mae": run.metrics["test_mae"],
-               "esr": run.metrics["test_esr"], "params": count_parameters(run.load_model()),
-               "epochs": run.metrics["epochs"], "run": run.id,
-               "thesis_mae": t.mae, "thesis_esr": t.esr, "thesis_time": _pm(t.time_ms,
-                                                                            t.time_std_ms),
-               "thesis_params": t.params, "method": e.method, "model": e.model}
+    def row(self, label: str, seed: Optional[int] = None, timing: bool = True) -> dict:
+        """Our numbers for ``label`` beside the thesis's (keys ``thesis_*``): for ``seed``, or
+        (None) over every seed of the arm (``seeds``): test MAE and ESR as means with their
+        std (ddof 1; None for one seed) and ``n``, the epochs run (one number, or "min–max")
+        and whether the runs plateaued ("yes"/"no", "k/n", None when not assessed)."""
+        seeds = self.seeds(label) if seed is None else [seed]
+        runs = [self.run(label, s) for s in seeds]
+        e = experiment(label)
+        t = thesis_row(label) if e.thesis else None      # an ablation has no thesis numbers
+        mae = np.array([r.metrics["test_mae"] for r in runs], dtype=float)
+        esr = np.array([r.metrics["test_esr"] for r in runs], dtype=float)
+        sd = (lambda v: float(v.std(ddof=1)) if len(v) > 1 else None)
+        epochs = [int(r.metrics["epochs"]) for r in runs]
+        row = {"table": e.table, "label": label, "n": len(runs), "mae": float(mae.mean()),
+               "mae_std": sd(mae), "esr": float(esr.mean()), "esr_std": sd(esr),
+               "params": count_parameters(runs[0].load_model()),
+               "epochs": epochs[0] if min(epochs) == max(epochs)
+               else f"{min(epochs)}–{max(epochs)}",
+               "plateaued": _plateau_cell([r.metrics.get("plateaued") for r in runs]),
+               "run": " ".join(r.id for r in runs),
+               "thesis_mae": t and t.mae, "thesis_esr": t and t.esr,
+               "thesis_time": t and _pm(t.time_ms, t.time_std_ms),
+               "thesis_params": t and t.params, "method": e.method, "model": e.model}
         if timing:
-            tm = self.timing(label, seed)
+            tm = self.timing(label, seeds[0])
             row.update(time_ms=tm["ms_mean"], time_std_ms=tm["ms_std"],
                        time=_pm(tm["ms_mean"], tm["ms_std"]))
         return row
 
-    def table(self, labels: Iterable[str], seed: int = 0, timing: bool = True) -> list[dict]:
+    def table(self, labels: Iterable[str], seed: Optional[int] = None, timing: bool = True
+              ) -> list[dict]:
         return [self.row(label, seed, timing) for label in labels]
 
-    def markdown(self, labels: Iterable[str], seed: int = 0, timing: bool = True) -> str:
-        """The thesis-format table (ours | thesis) and a line naming profile, data, hardware."""
-        cols = {"label": "model", "mae": "MAE", "esr": "ESR"}
+    def markdown(self, labels: Iterable[str], seed: Optional[int] = None, timing: bool = True
+                 ) -> str:
+        """The thesis-format table (ours | thesis) and a line naming profile, data, hardware.
+        An arm of several seeds shows mean ± std; ``n`` is its number of seeds."""
+        cols = {"label": "model", "n": "n", "mae": "MAE", "esr": "ESR", "epochs": "epochs",
+                "plateaued": "plateau"}
         if timing:
             cols["time"] = "time ms (1 s audio)"
         cols.update({"params": "params", "thesis_mae": "thesis MAE", "thesis_esr": "thesis ESR",
                      "thesis_time": "thesis time ms", "thesis_params": "thesis params"})
-        return markdown_table(self.table(labels, seed, timing), cols) + "\n" + self.context() \
-            + "\n"
+        rows = []
+        for row in self.table(labels, seed, timing):
+            row = dict(row)
+            for m in ("mae", "esr"):
+                if row[f"{m}_std"] is not None:
+                    row[m] = f"{row[m]:.4f} ± {row[f'{m}_std']:.4f}"
+            rows.append(row)
+        return markdown_table(rows, cols) + "\n" + self.context() + "\n"
 
     def context(self) -> str:
         d = self.dataset.desc
@@ -293,14 +268,89 @@ class Study:
                 f"thread on {hardware_line({**_hardware(), 'threads': 1})}. Thesis: real "
                 "Big Muff Pi recordings, paper training, Colab Xeon CPU.")
 
-    def compare(self, a: str, b: str, metric: str = "esr", seed: int = 0) -> str:
-        """A verdict from our numbers: does ``a`` beat ``b`` on ``metric`` (lower is better)?"""
-        va, vb = self._metric(a, metric, seed), self._metric(b, metric, seed)
-        holds = va < vb
-        rel = abs(relative_change(va, vb)) * 100
-        word = "lower" if holds else "higher" if va > vb else "equal"
-        return (f"{a} beats {b} on {metric.upper()}: {'yes' if holds else 'no'} "
-                f"({va:.4g} vs {vb:.4g}, {rel:.1f} % {word})")
+    # -- verdicts (fxlib.verdict) ------------------------------------------------------------
+    def arm(self, label: str, metric: str = "esr", seed: Optional[int] = None) -> Arm:
+        """Our values of ``metric`` for ``label``: one per seed (``seeds``, or ``seed``) for
+        "esr" / "mae"; for "time", the timing runs' summary (mean, std, runs) of one seed."""
+        seeds = self.seeds(label) if seed is None else [seed]
+        if metric == "time":
+            tm = self.timing(label, seeds[0])
+            return Arm.from_summary(label, tm["ms_mean"], tm["ms_std"], int(tm["runs"]))
+        return Arm(label, {s: self._metric(label, metric, s) for s in seeds})
+
+    def spread(self, labels: Iterable[str], metric: str = "esr") -> Optional[float]:
+        """The seed spread (pooled coefficient of variation, ``fxlib.verdict.pooled_cv``) of
+        the model families (A, B, C) of ``labels``: over every experiment of those families
+        with two or more finished seeds (nothing is trained for it); None when there is none."""
+        families = {experiment(lb).model[0] for lb in labels}
+        arms = []
+        for lb in EXPERIMENTS:
+            if experiment(lb).model[0] in families and metric in ("esr", "mae"):
+                runs = {s: r for s in range(max(self.profile.arm_seeds,
+                                                self.profile.seed_repetitions))
+                        if (r := self._finished(lb, s)) is not None}
+                if len(runs) > 1:
+                    arms.append(Arm(lb, {s: float(r.metrics[f"test_{metric}"])
+                                         for s, r in runs.items()}))
+        return pooled_cv(arms)
+
+    def _finished(self, label: str, seed: int):
+        """The finished run of ``label`` / ``seed`` (its teacher's too), or None: never trains."""
+        key = (label, seed)
+        if key in self._cache:
+            return self._cache[key]
+        e = experiment(label)
+        teacher = None
+        if e.teacher:
+            t = self._finished(e.teacher, 0)
+            if t is None:
+                return None
+            teacher = str(t.path)
+        try:
+            run = train(self.config(label, seed, teacher), runs=self.runs, data=self.dataset,
+                        reuse_only=True, compute=self.compute, progress=False)
+        except MissingRun:
+            return None
+        self._cache[key] = run
+        return run
+
+    def compare(self, a: str, b: str, metric: str = "esr", seed: Optional[int] = None
+                ) -> Verdict:
+        """Does ``a`` beat ``b`` on ``metric`` (lower is better)? Over every seed of both arms
+        (or ``seed`` alone), with a confidence interval and three answers
+        (``fxlib.verdict.compare_arms``); ``str()`` of the result is one line."""
+        if metric not in ("esr", "mae", "time"):
+            raise ValueError(f"metric must be esr, mae or time, got {metric!r}")
+        arm_a, arm_b = self.arm(a, metric, seed), self.arm(b, metric, seed)
+        spread = None if metric == "time" else self.spread((a, b), metric)
+        return compare_arms(arm_a, arm_b, metric, spread=spread)
+
+    def verdicts(self, notebook: str) -> list[Verdict]:
+        """The verdicts on one experiment notebook's thesis claims (``claims``), then on its
+        ablations' comparisons (``ABLATION_COMPARISONS``)."""
+        return ([self.compare(c.a, c.b, c.metric) for c in claims(notebook)]
+                + [self.compare(a, b, m) for a, b, m in ABLATION_COMPARISONS.get(notebook, ())])
+
+    def claims_table(self, timing: bool = True) -> str:
+        """Every thesis claim: the thesis's numbers, ours (mean ± std, n), the difference with
+        its interval, the method and the verdict -- the end of ``figures/results.md``. With
+        ``timing`` False the time claims are listed as not measured."""
+        rows = []
+        for c in claims():
+            if c.metric == "time" and not timing:
+                rows.append({"claim": c.text, "thesis": f"{c.thesis_a:.4g} vs {c.thesis_b:.4g}",
+                             "ours": "–", "diff": "–", "method": "–",
+                             "verdict": "not measured (timing off)"})
+                continue
+            v = self.compare(c.a, c.b, c.metric)
+            ci = "" if v.ci is None else f" [{v.ci[0]:+.3g}, {v.ci[1]:+.3g}]"
+            rows.append({"claim": c.text, "thesis": f"{c.thesis_a:.4g} vs {c.thesis_b:.4g}",
+                         "ours": f"{fmt_arm(v.a)} vs {fmt_arm(v.b)}",
+                         "diff": f"{v.diff:+.3g}{ci}", "method": v.method,
+                         "verdict": v.answer})
+        cols = {"claim": "thesis claim", "thesis": "thesis", "ours": "ours",
+                "diff": "difference, 95 % CI", "method": "interval", "verdict": "verdict"}
+        return markdown_table(rows, cols)
 
     def _metric(self, label: str, metric: str, seed: int) -> float:
         if metric in ("esr", "mae"):
@@ -364,11 +414,14 @@ class Study:
         return Excerpt(out, start)
 
 
-def thesis_row(label: str) -> thesis.ThesisResult:
-    for r in thesis.RESULTS:
-        if r.label == label:
-            return r
-    raise ValueError(f"the thesis has no row {label!r}")
+def _plateau_cell(flags: list) -> Optional[str]:
+    """"yes"/"no" for one run, "k/n" plateaued for several; None when none was assessed."""
+    known = [f for f in flags if f is not None]
+    if not known:
+        return None
+    if len(flags) == 1:
+        return "yes" if known[0] else "no"
+    return f"{sum(bool(f) for f in known)}/{len(flags)}"
 
 
 def _pm(mean, std) -> Optional[str]:
@@ -418,6 +471,8 @@ def seed_verdicts(info: dict) -> list[str]:
             + ("yes" if label == ref["label"] else f"no ({label})")]
 
 
-__all__ = ["Study", "Experiment", "Excerpt", "PlannedRun", "EXPERIMENTS", "LABELS",
-           "NOTEBOOK_TABLES", "SEED_REPETITION_NOTEBOOK", "table_labels", "notebook_runs", "experiment", "thesis_row", "relative_change", "seed_table",
-           "seed_verdicts", "STABLE_CV"]
+__all__ = ["Study", "Experiment", "Excerpt", "PlannedRun", "Claim", "EXPERIMENTS", "LABELS",
+           "ABLATIONS", "ABLATION_COMPARISONS", "ablation_labels",
+           "NOTEBOOK_TABLES", "NOTEBOOK_COMPARISONS", "MULTI_SEED_TABLES", "SMALL_MODELS",
+           "SEED_REPETITION_NOTEBOOK", "table_labels", "notebook_runs", "claims", "experiment",
+           "thesis_row", "relative_change", "seed_table", "seed_verdicts", "STABLE_CV"]

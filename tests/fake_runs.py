@@ -21,11 +21,14 @@ import pytest
 import torch
 
 from fxlib._atomic import write_json
-from fxlib.study import LABELS, Study, experiment
+from fxlib.study import EXPERIMENTS, LABELS, Study, experiment
 from fxlib.train import Run, TrainingData, load_run, load_training_data, train
 from test_train_rnn import waveshaper_data
 
 N_TRAIN, N_VAL, N_TEST = 9_000, 5_000, 6_000
+
+#: Every experiment: the thesis's rows (``LABELS``), then fxlib's ablations.
+ALL = list(EXPERIMENTS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -43,13 +46,13 @@ def make_study(runs: Path, *, train: bool = True, **kw) -> Study:
 
 def default_metrics(label: str, seed: int = 0) -> tuple[float, float]:
     """(esr, mae) of a fake run when the test gives none: distinct per label and seed."""
-    i = LABELS.index(label)
+    i = ALL.index(label)
     return round(0.1 + 0.01 * i + 0.001 * seed, 6), round(0.001 * (i + 1) + 0.0001 * seed, 6)
 
 
 def default_history(label: str, seed: int = 0) -> dict:
     """A two-epoch history (a DF run's has iterations and generator losses instead)."""
-    i = LABELS.index(label) + 1
+    i = ALL.index(label) + 1
     if experiment(label).method == "df":
         return {"epoch": [1, 2], "iteration": [2, 4], "train_loss": [0.5 * i, 0.25 * i],
                 "generator_loss": [-0.5 * i, -0.75 * i], "alpha": [0.1, 0.2],
@@ -102,8 +105,9 @@ def _complete(run: Run, label: str, seed: int, *, esr=None, mae=None, history=No
     return load_run(path)
 
 
-def fake_all(study: Study, labels=LABELS) -> dict[str, Run]:
-    """Default fakes of ``labels`` (teachers first), by label."""
+def fake_all(study: Study, labels=tuple(ALL)) -> dict[str, Run]:
+    """Default fakes of ``labels`` (default: every experiment, ablations included; teachers
+    first), by label."""
     return {label: ensure_fake(study, label, 0) for label in labels}
 
 

@@ -67,7 +67,8 @@ def test_contracts_break_on_a_circle_or_an_upward_import(tmp_path, module, line,
 
 #: Imports of fxlib modules that may sit in a function, with the reason.
 DEFERRED = {("models/rnn.py", "gru_kernel"): "numba costs ~1.5 s to import; only GRUs on CPU "
-                                              "need it, and `import fxlib` stays light"}
+                                              "need it, and `import fxlib` stays light",
+            ("models/rnn.py", "lstm_kernel"): "as gru_kernel: only LSTMs on CPU need numba"}
 
 
 def _function_imports(path: Path):

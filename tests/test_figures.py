@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 
 import fxlib.figures as F  # noqa: E402
 from fxlib import thesis  # noqa: E402
+import fxlib.study as study_mod  # noqa: E402
 from fxlib.study import LABELS, NOTEBOOK_TABLES, experiment  # noqa: E402
 from fake_runs import (default_metrics, fake_all, fake_run, fake_study,  # noqa: E402,F401
                        make_study)
@@ -170,8 +171,8 @@ def everything(tmp_path_factory):
 def _expected_line(label: str) -> str:
     t = thesis.RESULTS[LABELS.index(label)]
     esr, mae = default_metrics(label)
-    return (f"| {label} | {mae:.4f} | {esr:.4f} | {t.params:,} | {t.mae:.4f} | {t.esr:.4f} | "
-            f"{t.time_ms:.0f} ± {t.time_std_ms:.0f} | {t.params:,} |")
+    return (f"| {label} | 1 | {mae:.4f} | {esr:.4f} | 2 | – | {t.params:,} | {t.mae:.4f} | "
+            f"{t.esr:.4f} | {t.time_ms:.0f} ± {t.time_std_ms:.0f} | {t.params:,} |")
 
 
 def test_write_results_has_every_table_with_ours_beside_the_thesis(everything, tmp_path):
@@ -190,17 +191,31 @@ def test_write_results_has_every_table_with_ours_beside_the_thesis(everything, t
         assert line in sections[r.table].splitlines(), (r.table, line)
         assert all(line not in sections[t] for t in tables if t != r.table)
 
+    claims = text[text.index("## Claims\n"):].splitlines()     # last: the claims table
+    assert text.index("## Claims\n") > heads[-1]
+    rows = [line for line in claims if line.startswith("| ") and " beats " in line]
+    assert len(rows) == 22
+    assert "| B beats A on TIME | 311 vs 1202 | – | – | – | not measured (timing off) |" in rows
+    # one seed per arm, but TOR C h64 has two: the C family's spread, so C claims get intervals
+    tor_c = [r for r in rows if r.startswith("| TOR C h16 beats C h16 on ESR |")][0]
+    assert "family's seed spread" in tor_c
+    assert [r for r in rows if r.startswith("| TOR B h16 beats B h16 on ESR |")][0].endswith(
+        "| inconclusive (one seed) |")
+
     with open(csv_path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
     assert tuple(reader.fieldnames) == F.RESULT_COLUMNS
-    assert [row["label"] for row in rows] == list(LABELS)
+    ablations = [lb for lb in study_mod.EXPERIMENTS if lb not in LABELS]
+    assert [row["label"] for row in rows] == list(LABELS) + ablations
+    assert "## fxlib's ablations (notebook 03_kd_on_B)" in text
     for row, r in zip(rows, thesis.RESULTS):
         esr, mae = default_metrics(r.label)
         assert (float(row["esr"]), float(row["mae"])) == (esr, mae)
         assert row["table"] == r.table and row["run"] == runs[r.label].id
         assert int(row["params"]) == r.params == thesis.PARAMS[r.model]
         assert int(row["epochs"]) == 2 and row["time_ms"] == row["time_std_ms"] == ""
+        assert row["n"] == "1" and row["esr_std"] == row["plateaued"] == ""
         assert (float(row["thesis_mae"]), float(row["thesis_esr"]), int(row["thesis_params"])) \
             == (r.mae, r.esr, r.params)
         assert row["thesis_time"] == f"{r.time_ms} ± {r.time_std_ms}"

@@ -29,9 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 def test_plan_is_every_notebook_list_once_with_each_teacher_before_its_students():
     plan = Study("smoke").plan()
     keys = [p.key for p in plan]
-    assert len(keys) == len(set(keys)) == len(LABELS) == 30
+    ablations = ["TOR B h16 c_D=0", "TOR B h8 c_D=0"]               # fxlib's, notebook 03
+    assert len(keys) == len(set(keys)) == len(LABELS) + 2 == 32
     wanted = [lb for nb in NOTEBOOK_TABLES for lb in notebook_runs(nb)]
-    assert sorted(p.label for p in plan) == sorted(wanted) == sorted(LABELS)
+    assert sorted(p.label for p in plan) == sorted(wanted) == sorted([*LABELS, *ablations])
+    assert [p.teacher for p in plan if p.label in ablations] == ["B s0", "B s0"]
     assert all(p.seed == 0 for p in plan)
     for i, p in enumerate(plan):
         teacher = EXPERIMENTS[p.label].teacher
@@ -301,6 +303,26 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys):
     assert "| B s0 | B | scratch |  | 2 |" in out and "| TOR B h8 s0 | B8 | tor | B s0 | 2 |" in out
     assert "then: the seed repetition of the best real-time model" in out
     assert not list((tmp_path / "runs").glob("*/config.json"))
+
+
+def test_arm_seeds_adds_seeds_of_the_small_arms_to_the_plan(tmp_path, capsys):
+    code = grid_main(["--profile", "smoke", "--runs", str(tmp_path / "runs"), "--data-root",
+                      str(tmp_path / "data"), "--dry-run", "--only", "TOR B h8", "B",
+                      "--arm-seeds", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| TOR B h8 s1 | B8 | tor | B s0 |" in out and "| B s1 |" not in out
+
+
+def test_reproduce_hands_arm_seeds_to_every_notebook_that_builds_a_study():
+    from fxlib.reproduce import NOTEBOOKS, parameters
+    assert parameters("03_kd_on_B", "quick", "embedded", "muff", None, "cpu", 5)[
+        "arm_seeds"] == 5
+    assert "arm_seeds" not in parameters("00_dataset", "quick", "embedded", "muff", None, "cpu")
+    for nb in NOTEBOOKS[1:]:
+        doc = json.loads((REPO / "notebooks" / f"{nb}.ipynb").read_text(encoding="utf-8"))
+        code = "\n".join("".join(c["source"]) for c in doc["cells"] if c["cell_type"] == "code")
+        assert "\narm_seeds = None " in code and "arm_seeds=arm_seeds)" in code, nb
 
 
 def test_bad_arguments_exit_2(capsys):

@@ -25,7 +25,7 @@ import torch
 import fxlib.study
 from fxlib.data import build_embedded
 from fxlib.grid import LocalEngine, Node, probe_in, run_nodes, run_study_grid
-from fxlib.study import LABELS, Study
+from fxlib.study import EXPERIMENTS, LABELS, Study
 from fxlib.train import TrainConfig, load_training_data, train
 
 
@@ -96,7 +96,7 @@ def _starts(root: Path) -> list[str]:
 
 def test_the_sequential_path_trained_the_whole_smoke_study(three_ways):
     runs = _runs(three_ways.base / "sequential")
-    assert len(runs) == len(LABELS) + 1                        # + the seed repetition's seed 1
+    assert len(runs) == len(EXPERIMENTS) + 1     # every experiment + the repetition's seed 1
     assert any(f"-s1-" in name for name in runs)
 
 
@@ -117,9 +117,9 @@ def test_no_run_was_trained_twice(three_ways, engine):
     result = getattr(three_ways, engine)
     if result is None:
         pytest.skip("Ray is not installed: pip install 'fxlib[cluster]'")
-    assert result.counts() == {"trained": len(LABELS) + 1}
+    assert result.counts() == {"trained": len(EXPERIMENTS) + 1}
     ids = list(result.run_ids().values())
-    assert len(ids) == len(set(ids)) == len(LABELS) + 1
+    assert len(ids) == len(set(ids)) == len(EXPERIMENTS) + 1
     starts = _starts(three_ways.base / engine)
     assert sorted(starts) == sorted(set(starts)) == sorted(result.nodes)
 
@@ -129,7 +129,7 @@ def test_a_second_grid_reuses_every_run_and_starts_nothing(three_ways):
     before = _starts(root)
     again = run_study_grid("smoke", runs=root, data_root=three_ways.data_root, jobs=2,
                            threads=1, **three_ways.quiet)
-    assert again.ok and again.counts() == {"reused": len(LABELS) + 1}
+    assert again.ok and again.counts() == {"reused": len(EXPERIMENTS) + 1}
     assert _starts(root) == before
 
 

@@ -8,7 +8,7 @@ import torch
 
 from fxlib import losses as L
 from fxlib.kd import TORLoss, epsilon_from_residuals, rejected_fraction, tor_loss, tor_mask
-from fxlib.kd.tor import DEFAULTS
+from fxlib.kd.tor import DEFAULTS, FAMILY_LOSS, l1_norm
 from fxlib.models import build_model
 
 # A 5-sample example; eps = 3/10 rejects sample 2 only (|t - R_t| = 1).
@@ -102,8 +102,9 @@ def _tor_from_options(opts: dict, family: str = "cafx") -> TORLoss:
     eps = opts["epsilon"]
     if eps is None:
         eps = epsilon_from_residuals(TRAIN_T - TRAIN_RT, opts["epsilon_quantile"])
+    norm = l1_norm(FAMILY_LOSS[family], TRAIN_T, opts["l1_scale"])
     return TORLoss.for_family(family, eps, c_tor=opts["c_tor"], c_d=opts["c_d"],
-                              variant=opts["variant"], f=opts["f"])
+                              variant=opts["variant"], f=opts["f"], l1_norm=norm)
 
 
 def _with(**changes) -> float:
@@ -151,8 +152,37 @@ def test_each_default_changes_the_loss_as_documented():
     # an E_B student (B/C family) with the same defaults: E_B over the kept samples + L1
     kept = torch.tensor([True, True, False, True])
     e_b = L.esr_dc(B_RS, B_T, mask=kept).item()
+    # ... whose L1 term is scale-free (l1_scale "auto"): divided by the training target's
+    # mean |t| = (0.6 + 0.3 + 0.8 + 0.1 + 1.0 + 1.1 + 0.2 + 1.3 + 1.4 + 1.5 + 2.5) / 11
+    assert l1_norm("esr_dc", TRAIN_T) == pytest.approx(10.8 / 11, rel=1e-12)
     assert _tor_from_options(DEFAULTS, "rnn")(B_RS, B_T, B_RT).item() == pytest.approx(
-        e_b + L1_ALL, rel=1e-12)
+        e_b + L1_ALL / (10.8 / 11), rel=1e-12)
+    # the thesis's literal form: plain L1
+    assert _tor_from_options({**DEFAULTS, "l1_scale": "none"}, "rnn")(
+        B_RS, B_T, B_RT).item() == pytest.approx(e_b + L1_ALL, rel=1e-12)
+    # an MAE student's terms share units already: nothing is divided
+    assert l1_norm("mae", TRAIN_T) == 1.0 and _with(l1_scale="none") == _with()
+
+
+def test_the_scale_free_l1_term_does_not_depend_on_the_recording_level():
+    """Scaling target, teacher and student by 9 leaves E_B and L1 / mean|t| unchanged."""
+    g = torch.Generator().manual_seed(0)
+    t, rt, rs = (torch.randn(3, 500, generator=g, dtype=torch.float64) for _ in range(3))
+    train_t = torch.randn(10_000, generator=g, dtype=torch.float64)
+
+    def loss(k, scale):
+        return tor_loss(k * rs, k * t, k * rt, loss="esr_dc",
+                        l1_norm=l1_norm("esr_dc", k * train_t, scale)).item()
+
+    # (to E_B's tiny epsilon in its denominators, which is not scaled)
+    assert loss(9.0, "auto") == pytest.approx(loss(1.0, "auto"), rel=1e-7)
+    assert loss(9.0, "none") > 2 * loss(1.0, "none")          # the literal form: it grows
+    with pytest.raises(ValueError, match="l1_scale must be one of"):
+        l1_norm("esr_dc", train_t, "energy")
+    with pytest.raises(ValueError, match="silent"):
+        l1_norm("esr_dc", torch.zeros(10))
+    with pytest.raises(ValueError, match="l1_norm must be > 0"):
+        tor_loss(rs, t, rt, l1_norm=0.0)
 
 
 @pytest.mark.parametrize("loss,fn", [("mae", L.mae), ("esr_dc", L.esr_dc)])

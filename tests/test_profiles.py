@@ -73,6 +73,11 @@ def test_the_record_keeps_its_keys():
     assert set(TrainConfig(model="A").settings().to_dict()) == {
         "epochs", "batch", "lr", "optimizer", "val_every", "max_train_batches",
         "val_max_samples", "data_scale", "loss", "frame_length", "hop"}
+    # the plateau criterion adds its two keys only when it is on
+    on = TrainConfig(model="B", overrides={"plateau_patience": 3}).settings()
+    assert set(on.to_dict()) - set(TrainConfig(model="B").settings().to_dict()) == {
+        "plateau_patience", "plateau_min_rel"}
+    assert type(on).from_dict(on.to_dict()) == on
     assert set(TrainConfig(model="B8", method="df").settings().to_dict()) == {
         "iterations", "n_student_steps", "batch", "segment_length", "lr", "optimizer",
         "log_every", "data_scale", "loss", "val_max_samples", "val_chunk"}

@@ -37,9 +37,12 @@ def test_table_labels_experiment_thesis_row_relative_change():
     assert table_labels("4.6") == ["TOR B→A"]
     with pytest.raises(ValueError, match="no thesis table '4.10'"):
         table_labels("4.10")
-    assert experiment("DF B h8") == Experiment("DF B h8", "B8", "df", True, "B std")
-    assert experiment("TOR Av2") == Experiment("TOR Av2", "Av2", "tor", False, "A")
-    assert experiment("C std h16") == Experiment("C std h16", "C16", "scratch", True, None)
+    assert experiment("DF B h8") == Experiment("DF B h8", "B8", "df", True, "B std", "4.5")
+    assert experiment("TOR Av2") == Experiment("TOR Av2", "Av2", "tor", False, "A", "4.2")
+    assert experiment("C std h16") == Experiment("C std h16", "C16", "scratch", True, None,
+                                                 "4.9")
+    abl = experiment("TOR B h8 c_D=0")                    # fxlib's ablation: c_D = 0
+    assert (abl.model, abl.teacher, abl.kd, abl.thesis) == ("B8", "B", (("c_d", 0.0),), False)
     with pytest.raises(ValueError, match="unknown experiment 'B h4'"):
         experiment("B h4")
     r = thesis_row("B h8")
@@ -68,12 +71,14 @@ def test_row_and_table_hold_our_numbers_the_thesis_and_registry_params(fake_stud
     b8 = fake_run(fake_study, "B h8", esr=0.4321, mae=0.0123)
     tor = fake_run(fake_study, "TOR B h16", esr=0.25, mae=0.009, epochs=7)
     rows = fake_study.table(["B h8", "TOR B h16"], timing=False)
-    assert rows[0] == {"table": "4.4", "label": "B h8", "mae": 0.0123, "esr": 0.4321,
-                       "params": 361, "epochs": 2, "run": b8.id, "thesis_mae": 0.0103,
+    assert rows[0] == {"table": "4.4", "label": "B h8", "n": 1, "mae": 0.0123, "mae_std": None,
+                       "esr": 0.4321, "esr_std": None, "params": 361, "epochs": 2,
+                       "plateaued": None, "run": b8.id, "thesis_mae": 0.0103,
                        "thesis_esr": 0.4161, "thesis_time": "277 ± 28", "thesis_params": 361,
                        "method": "scratch", "model": "B8"}
-    assert rows[1] == {"table": "4.4", "label": "TOR B h16", "mae": 0.009, "esr": 0.25,
-                       "params": 1233, "epochs": 7, "run": tor.id, "thesis_mae": 0.0091,
+    assert rows[1] == {"table": "4.4", "label": "TOR B h16", "n": 1, "mae": 0.009,
+                       "mae_std": None, "esr": 0.25, "esr_std": None, "params": 1233,
+                       "epochs": 7, "plateaued": None, "run": tor.id, "thesis_mae": 0.0091,
                        "thesis_esr": 0.3128, "thesis_time": "290 ± 28", "thesis_params": 1233,
                        "method": "tor", "model": "B16"}
     assert fake_study.row("B h8", timing=False) == rows[0]
@@ -84,14 +89,52 @@ def test_markdown_shows_ours_beside_the_thesis_and_names_profile_and_data(fake_s
     fake_run(fake_study, "B", esr=0.2, mae=0.0067)
     md = fake_study.markdown(["B", "B h8"], timing=False)
     lines = md.splitlines()
-    assert lines[0] == ("| model | MAE | ESR | params | thesis MAE | thesis ESR | "
-                        "thesis time ms | thesis params |")
-    assert lines[2] == "| B | 0.0067 | 0.2000 | 17,217 | 0.0066 | 0.2261 | 311 ± 42 | 17,217 |"
-    assert lines[3] == "| B h8 | 0.0123 | 0.4321 | 361 | 0.0103 | 0.4161 | 277 ± 28 | 361 |"
+    assert lines[0] == ("| model | n | MAE | ESR | epochs | plateau | params | thesis MAE | "
+                        "thesis ESR | thesis time ms | thesis params |")
+    assert lines[2] == ("| B | 1 | 0.0067 | 0.2000 | 2 | – | 17,217 | 0.0066 | 0.2261 | "
+                        "311 ± 42 | 17,217 |")
+    assert lines[3] == ("| B h8 | 1 | 0.0123 | 0.4321 | 2 | – | 361 | 0.0103 | 0.4161 | "
+                        "277 ± 28 | 361 |")
     assert lines[-1] == fake_study.context()
     ctx = fake_study.context()
     assert "profile `smoke`" in ctx and "data arrays / muff," in ctx and "1 thread" in ctx
     assert "Thesis: real Big Muff Pi recordings" in ctx
+
+
+def test_small_arms_of_the_kd_tables_run_the_profiles_arm_seeds(tmp_path):
+    study = make_study(tmp_path / "runs", arm_seeds=3)
+    assert study.profile.arm_seeds == 3 and make_study(tmp_path).profile.arm_seeds == 1
+    assert study.seeds("TOR B h16") == study.seeds("DF C h8") == [0, 1, 2]
+    assert study.seeds("B std h8") == [0, 1, 2]                   # table 4.5, 8 units
+    for label in ("B", "B std", "C h64", "TOR C h64", "A", "TOR Av2", "TOR B→A"):
+        assert study.seeds(label) == [0], label                   # teachers, 64 units, CAFx
+    plan = study.plan()
+    keys = [p.key for p in plan]
+    # 30 thesis rows + 2 ablations; 16 small thesis arms + the 2 ablations get 2 more seeds
+    assert len(keys) == len(set(keys)) == 32 + 18 * 2
+    assert study.seeds("TOR B h16 c_D=0") == [0, 1, 2]
+    assert {"TOR B h16 s1", "TOR B h16 s2", "C std h8 s2"} <= set(keys)
+    assert keys.index("B s0") < keys.index("TOR B h16 s2")         # the teacher first, seed 0
+    assert [p.teacher for p in plan if p.label == "TOR B h16"] == ["B s0"] * 3
+
+
+def test_rows_of_a_multi_seed_arm_are_mean_std_n_with_epochs_and_plateaus(tmp_path):
+    study = make_study(tmp_path / "runs", arm_seeds=3)
+    for s, (esr, ep) in enumerate([(0.30, 20), (0.40, 18), (0.35, 20)]):
+        run = fake_run(study, "B h8", s, esr=esr, mae=0.01 * (s + 1), epochs=ep)
+        m = json.loads((run.path / "metrics.json").read_text())
+        m["plateaued"] = s != 1
+        (run.path / "metrics.json").write_text(json.dumps(m))
+    study._cache.clear()
+    row = study.row("B h8", timing=False)
+    assert row["n"] == 3 and row["esr"] == pytest.approx(0.35)
+    assert row["esr_std"] == pytest.approx(0.05) and row["mae_std"] == pytest.approx(0.01)
+    assert row["epochs"] == "18–20" and row["plateaued"] == "2/3"
+    assert len(row["run"].split()) == 3
+    line = study.markdown(["B h8"], timing=False).splitlines()[2]
+    assert line.startswith("| B h8 | 3 | 0.0200 ± 0.0100 | 0.3500 ± 0.0500 | 18–20 | 2/3 |")
+    one = study.row("B h8", seed=1, timing=False)                  # one seed on request
+    assert (one["n"], one["esr"], one["esr_std"], one["plateaued"]) == (1, 0.4, None, "no")
 
 
 def test_context_names_an_embedded_dataset_scale_and_seed(fake_study):
@@ -102,29 +145,47 @@ def test_context_names_an_embedded_dataset_scale_and_seed(fake_study):
 
 
 # -- verdicts ---------------------------------------------------------------------------------
-def test_compare_says_yes_or_no_with_the_percentage_from_our_numbers(fake_study):
+def test_a_single_seed_compare_is_inconclusive_unless_a_family_spread_is_measured(fake_study):
     fake_run(fake_study, "B h16", esr=0.3, mae=0.02)
     fake_run(fake_study, "B h8", esr=0.4, mae=0.01)
-    fake_run(fake_study, "C h8", esr=0.4, mae=0.05)
-    assert fake_study.compare("B h16", "B h8", "esr") == \
-        "B h16 beats B h8 on ESR: yes (0.3 vs 0.4, 25.0 % lower)"
-    assert fake_study.compare("B h8", "B h16") == \
-        "B h8 beats B h16 on ESR: no (0.4 vs 0.3, 33.3 % higher)"
-    assert fake_study.compare("B h16", "B h8", "mae") == \
-        "B h16 beats B h8 on MAE: no (0.02 vs 0.01, 100.0 % higher)"
-    assert fake_study.compare("B h8", "C h8", "mae") == \
-        "B h8 beats C h8 on MAE: yes (0.01 vs 0.05, 80.0 % lower)"
-    assert fake_study.compare("C h8", "B h8", "esr") == \
-        "C h8 beats B h8 on ESR: no (0.4 vs 0.4, 0.0 % equal)"
+    v = fake_study.compare("B h16", "B h8", "esr")
+    assert v.answer == "inconclusive (one seed)" and v.ci is None
+    assert v.diff == pytest.approx(-0.1)
+    assert str(v) == ("B h16 beats B h8 on ESR: inconclusive (one seed) (0.3 vs 0.4; "
+                      "difference -0.1; no seed spread measured for this family)")
     with pytest.raises(ValueError, match="metric must be esr, mae or time, got 'rmse'"):
         fake_study.compare("B h16", "B h8", "rmse")
 
 
-def test_compare_of_two_equal_zero_metrics_says_zero_percent(fake_study):
-    fake_run(fake_study, "B h16", esr=0.0, mae=0.0)
-    fake_run(fake_study, "B h8", esr=0.0, mae=0.0)
-    assert fake_study.compare("B h16", "B h8") == \
-        "B h16 beats B h8 on ESR: no (0 vs 0, 0.0 % equal)"
+def _three_seeds(study, label, esrs):
+    for s, esr in enumerate(esrs):
+        fake_run(study, label, s, esr=esr, mae=0.01)
+
+
+def test_compare_over_seeds_pairs_them_and_answers_holds_fails_or_inconclusive(tmp_path):
+    study = make_study(tmp_path / "runs", arm_seeds=3)
+    _three_seeds(study, "B h16", [0.40, 0.45, 0.42])
+    _three_seeds(study, "TOR B h16", [0.30, 0.36, 0.31])        # ~0.1 lower on every seed
+    _three_seeds(study, "B h8", [0.30, 0.60, 0.40])             # as far, but noisy
+    v = study.compare("TOR B h16", "B h16")
+    assert v.answer == "holds" and v.method == "paired t-interval over 3 seeds"
+    d = np.array([-0.10, -0.09, -0.11])                          # the paired differences
+    half = 4.302652729911275 * d.std(ddof=1) / math.sqrt(3)     # t(0.975, 2)
+    assert v.ci == pytest.approx((d.mean() - half, d.mean() + half))
+    assert study.compare("B h16", "TOR B h16").answer == "does not hold"
+    noisy = study.compare("B h8", "TOR B h16")
+    assert noisy.answer == "inconclusive (difference within the seed spread)"
+    assert noisy.ci[0] < 0 < noisy.ci[1]
+
+
+def test_a_single_seed_arm_uses_the_familys_spread_from_the_multi_seed_arms(tmp_path):
+    study = make_study(tmp_path / "runs", arm_seeds=3)
+    _three_seeds(study, "B h16", [0.40, 0.44, 0.42])
+    fake_run(study, "B", esr=0.20, mae=0.01)                     # one seed (64 units)
+    cv = np.array([0.40, 0.44, 0.42]).std(ddof=1) / 0.42
+    assert study.spread(["B"]) == pytest.approx(cv)
+    v = study.compare("B", "B h16")
+    assert v.answer == "holds" and "family's seed spread" in v.method
 
 
 def _fake_time_model(ms_by_params: dict, calls: list):
@@ -154,8 +215,9 @@ def test_best_is_the_lowest_esr_among_the_real_time_models(fake_study, monkeypat
     assert len(calls) == 3                                  # later calls read the cache
     with pytest.raises(ValueError, match="no candidate runs in real time"):
         fake_study.best(labels, real_time_ms=50.0)
-    assert fake_study.compare("B h8", "B h16", "time") == \
-        "B h8 beats B h16 on TIME: yes (50 vs 100, 50.0 % lower)"
+    v = fake_study.compare("B h8", "B h16", "time")         # the timing runs are the samples
+    assert v.answer == "holds" and v.method == "Welch t-interval (n = 2, 2)"
+    assert (v.a.mean, v.a.std, v.a.n) == (50.0, pytest.approx(math.sqrt(2)), 2)
     row = fake_study.row("C h8")
     assert (row["time_ms"], row["time"]) == (2000.0, "2000 ± 1")
     assert row["time_std_ms"] == pytest.approx(math.sqrt(2))
@@ -307,3 +369,36 @@ def test_study_accepts_device_as_the_old_name_of_effect():
     assert Study(profile="smoke").effect == "muff"
     with pytest.raises(TypeError, match="give effect= only"):
         Study(profile="smoke", device="ht1", effect="muff")
+
+
+def test_claims_are_oriented_by_the_thesis_numbers_and_tabulated_with_verdicts(fake_study,
+                                                                           monkeypatch):
+    from fake_runs import fake_all
+    claims = study_mod.claims()
+    assert len(claims) == sum(len(c) for c in study_mod.NOTEBOOK_COMPARISONS.values()) == 22
+    for c in claims:                                   # the thesis's winner first
+        assert c.thesis_a <= c.thesis_b, c
+    tor_av2 = [c for c in claims if "TOR Av2" in (c.a, c.b) and c.metric == "esr"][0]
+    assert (tor_av2.a, tor_av2.b) == ("Av2", "TOR Av2")    # the thesis: TOR did not help Av2
+    assert (tor_av2.thesis_a, tor_av2.thesis_b) == (0.6017, 0.7019)
+    with pytest.raises(ValueError, match="no experiment notebook 'nope'"):
+        study_mod.claims("nope")
+    fake_all(fake_study)
+    monkeypatch.setattr(study_mod, "time_model", lambda model, runs=10, threads=1, **kw:
+                        TimingResult(seconds=1.0, runs=runs, warmup=0, threads=threads,
+                                     device="cpu", profiler_ms=[10.0, 12.0], wall_ms=[1, 1]))
+    for label in study_mod.ablation_labels("03_kd_on_B"):
+        fake_run(fake_study, label, esr=0.5, mae=0.01)
+    vs = fake_study.verdicts("03_kd_on_B")                 # the claims, then the ablations
+    assert [(v.a.label, v.b.label, v.metric) for v in vs] == [
+        (c.a, c.b, c.metric) for c in study_mod.claims("03_kd_on_B")] + list(
+        study_mod.ABLATION_COMPARISONS["03_kd_on_B"])
+    row = fake_study.row("TOR B h8 c_D=0", timing=False)   # no thesis numbers for it
+    assert row["table"] == "4.4" and row["thesis_esr"] is None and row["thesis_time"] is None
+    table = fake_study.claims_table().splitlines()
+    assert table[0].startswith("| thesis claim | thesis | ours | difference, 95 % CI |")
+    assert len(table) == 2 + 22
+    assert table[2 + 8].startswith("| TOR B h16 beats B h16 on ESR | 0.3128 vs 0.3936 | ")
+    assert all(line.rstrip(" |").endswith(("holds", "inconclusive (one seed)",
+                                           "inconclusive (difference within the seed spread)"))
+               for line in table[2:])

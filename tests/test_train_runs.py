@@ -191,3 +191,39 @@ def test_a_cpu_training_uses_one_thread_unless_told_and_restores_the_count(tmp_p
         assert two.config["runtime"]["threads"] == 2 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
+
+
+# -- stopping at a plateau ----------------------------------------------------------------------
+def test_plateau_criterion_known_answers():
+    from fxlib.train.loop import plateau_reached
+    assert not plateau_reached([1.0, 0.5, 0.5], None, 0.01)          # off: fixed epochs
+    assert not plateau_reached([1.0, 0.5], 2, 0.01)                  # too few validations
+    assert plateau_reached([1.0, 0.5, 0.5, 0.499], 2, 0.01)          # 0.2 % better: not enough
+    assert not plateau_reached([1.0, 0.5, 0.5, 0.49], 2, 0.01)       # 2 % better: improving
+    assert plateau_reached([1.0, 0.5, 0.6, 0.7], 2, 0.01)            # worse
+    assert not plateau_reached([1.0, 0.9, 0.5], 1, 0.01)
+    assert plateau_reached([0.0, 0.0, 0.0], 2, 0.01)                 # perfect already
+
+
+def test_a_run_that_stops_learning_stops_at_the_plateau_and_resumes_to_it(tmp_path):
+    # a learning rate of 1e-12: the validation loss cannot move, so after `patience`
+    # validations without a 1 % gain the run stops, well before its ceiling of 6 epochs
+    over = {**OVER, "rnn_epochs": 6, "val_every": 1, "rnn_lr": 1e-12, "plateau_patience": 2}
+    data = waveshaper_data()
+    run = train(_cfg(overrides=over), runs=tmp_path / "a", data=data, progress=False)
+    assert run.metrics["epochs"] == 2 and run.metrics["plateaued"] is True
+    assert run.history["val_epoch"] == [0, 1, 2]
+
+    def boom(epoch, history):
+        if epoch == 1:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train(_cfg(overrides=over), runs=tmp_path / "b", data=data, progress=False,
+              callback=boom)
+    resumed = train(_cfg(overrides=over), runs=tmp_path / "b", data=data, progress=False)
+    assert resumed.status == "resumed" and resumed.metrics == run.metrics
+    # without the criterion (the thesis's protocol) the same run goes to its ceiling
+    fixed = train(_cfg(overrides={**over, "plateau_patience": None}), runs=tmp_path / "c",
+                  data=data, progress=False)
+    assert fixed.metrics["epochs"] == 6 and fixed.metrics["plateaued"] is None

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these experiments (and their teachers), e.g. 'TOR B h16'")
     p.add_argument("--no-seed-repetition", action="store_true",
                    help="skip timing and the seed repetition of the best model")
+    p.add_argument("--arm-seeds", type=int, default=None, metavar="N",
+                   help="seeds of each 8/16-unit arm of tables 4.4, 4.5, 4.8, 4.9 (default: "
+                        "the profile's arm_seeds; docs/evaluation.md, 'Verdicts')")
     p.add_argument("--dry-run", action="store_true", help="print the plan, train nothing")
     return p
 
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
                                 engine=args.engine, address=args.address, compute=args.compute,
                                 retries=args.retries, labels=args.only,
                                 seed_repetition=not args.no_seed_repetition,
-                                dry_run=args.dry_run)
+                                dry_run=args.dry_run, arm_seeds=args.arm_seeds)
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -87,16 +87,17 @@ def run_study_grid(profile: str = "quick", source: str = "embedded", effect: str
                    address: Optional[str] = None, compute: str = "auto", retries: int = 1,
                    labels: Optional[Sequence[str]] = None, seed_repetition: bool = True,
                    dry_run: bool = False, stream: Optional[TextIO] = sys.stdout, log=print,
-                   on_start=None) -> StudyGridResult:
+                   on_start=None, arm_seeds: Optional[int] = None) -> StudyGridResult:
     """Plan, train, time and train the seed repetition (module notes); returns every node's
-    outcome. ``labels``: a subset of the experiments (default: every notebook's)."""
+    outcome. ``labels``: a subset of the experiments (default: every notebook's);
+    ``arm_seeds``: seeds per small arm (``Study``; default: the profile's)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     t0 = time.perf_counter()
     threads = threads or CPU_THREADS
     root = runs_root(runs)
     study = Study(profile, source, effect, runs=root, data_root=data_root, data_seed=data_seed,
-                  compute=compute, train=False, progress=False)
+                  compute=compute, train=False, progress=False, arm_seeds=arm_seeds)
     data = study.dataset                   # builds the embedded data once, in the driver
     if any(study.config(lb).standardize for lb in (labels or LABELS)):
         data.standardizer()                # computed (and cached) before any worker needs it

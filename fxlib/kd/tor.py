@@ -51,10 +51,15 @@ Defaults and rationale:
   plain loss + c_D·L1.
 * c_TOR = 1, c_D = 1: the thesis's form weighs the two terms without stated values; 1:1 is the
   neutral choice, and also the weighting used in the only public audio-effect KD code
-  (aleksati/kd-audio-fx, 1:1 feature and target loss). Note the scales differ by
-  loss: MAE and L1 are both in amplitude units, while E_B is a ratio of energies, so for E_B
-  students the weight of the L1 term grows with the target's level; tune c_D per family and
-  dataset if needed (docs/kd.md, section 'TOR').
+  (aleksati/kd-audio-fx, 1:1 feature and target loss).
+* **The L1 term is made scale-free** (``l1_scale="auto"``, fxlib's choice; the thesis is
+  silent): MAE and L1 are both in amplitude units, but E_B and ESR are ratios of energies, so
+  with a plain L1 the weight of the distillation term for an E_B student grows with the
+  recording level (a target 9x louder weighs like c_D = 9). For a ratio loss (E_B, ESR) the L1
+  term is therefore divided by ``l1_norm``, the mean |t| of the training target, which makes it a
+  relative error like E: L = c_TOR · E + c_D · L1(R_t, R_s) / mean|t|. For MAE (A-family
+  students) both terms are already in the same units and nothing is divided. ``l1_scale="none"``
+  gives the thesis's literal form (docs/kd.md, section 'TOR').
 """
 from __future__ import annotations
 
@@ -81,8 +86,27 @@ VARIANTS = ("thesis", "original")
 #: Defaults of a TOR run's options (``TrainConfig.kd``); the rationale is in the module notes.
 #: ``epsilon`` None = ``epsilon_from_residuals(teacher's training-set residuals, epsilon_quantile)``.
 DEFAULTS = {"epsilon": None, "epsilon_quantile": 0.99, "c_tor": 1.0, "c_d": 1.0,
-            "variant": "thesis", "f": "zero"}
+            "variant": "thesis", "f": "zero", "l1_scale": "auto"}
 REJECTED_F = ("zero", "sqrt")
+L1_SCALES = ("auto", "none")
+
+#: Student losses that are ratios (dimensionless): with ``l1_scale="auto"`` their L1 term is
+#: divided by the training target's mean |t| (module notes).
+RATIO_LOSSES = ("esr_dc", "esr")
+
+
+def l1_norm(loss: Union[str, LossFn], target, l1_scale: str = "auto") -> float:
+    """The divisor of the L1 term: mean |t| of the training ``target`` for a ratio loss with
+    ``l1_scale="auto"``, else 1 (module notes)."""
+    if l1_scale not in L1_SCALES:
+        raise ValueError(f"l1_scale must be one of {L1_SCALES}, got {l1_scale!r}")
+    if l1_scale == "none" or loss not in RATIO_LOSSES:
+        return 1.0
+    m = float(np.mean(np.abs(_to_numpy(target))))
+    if not m > 0:
+        raise ValueError("the training target is silent (mean |t| = 0): a scale-free L1 term "
+                         "is undefined; check the data (fxlib.data.validate)")
+    return m
 
 
 def tor_mask(target: torch.Tensor, teacher_out: torch.Tensor,
@@ -145,7 +169,7 @@ def _resolve_loss(loss: Union[str, LossFn]) -> LossFn:
 def tor_loss(student_out: torch.Tensor, target: torch.Tensor, teacher_out: torch.Tensor,
              epsilon: float = math.inf, loss: Union[str, LossFn] = "mae",
              c_tor: float = 1.0, c_d: float = 1.0, variant: str = "thesis",
-             f: str = "zero") -> torch.Tensor:
+             f: str = "zero", l1_norm: float = 1.0) -> torch.Tensor:
     """TOR loss (see module notes). Gradients reach ``student_out`` only.
 
     Args:
@@ -156,7 +180,10 @@ def tor_loss(student_out: torch.Tensor, target: torch.Tensor, teacher_out: torch
         c_tor, c_d: weights of the TOR term and of L1(R_t, R_s).
         variant: "thesis" (default) or "original" (squared error / f on rejected).
         f: for ``variant="original"``: "zero" or "sqrt" (sqrt|R_s - R_t| on rejected samples).
+        l1_norm: the L1 term is divided by this (``l1_norm()``: mean |t| for ratio losses).
     """
+    if not l1_norm > 0:
+        raise ValueError(f"l1_norm must be > 0, got {l1_norm}")
     if student_out.shape != target.shape or student_out.shape != teacher_out.shape:
         raise ValueError("student output, target and teacher output must share one shape; got "
                          f"{tuple(student_out.shape)}, {tuple(target.shape)}, "
@@ -178,7 +205,7 @@ def tor_loss(student_out: torch.Tensor, target: torch.Tensor, teacher_out: torch
         term = per_sample.mean()
     total = c_tor * term
     if c_d != 0:
-        total = total + c_d * (teacher_out - student_out).abs().mean()
+        total = total + c_d * (teacher_out - student_out).abs().mean() / l1_norm
     return total
 
 
@@ -192,8 +219,10 @@ class TORLoss(nn.Module):
 
     def __init__(self, epsilon: float = math.inf, loss: Union[str, LossFn] = "mae",
                  c_tor: float = 1.0, c_d: float = 1.0, variant: str = "thesis",
-                 f: str = "zero"):
+                 f: str = "zero", l1_norm: float = 1.0):
         super().__init__()
+        if not l1_norm > 0:
+            raise ValueError(f"l1_norm must be > 0, got {l1_norm}")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         if f not in REJECTED_F:
@@ -202,6 +231,7 @@ class TORLoss(nn.Module):
             _resolve_loss(loss)
         self.epsilon, self.loss = float(epsilon), loss
         self.c_tor, self.c_d, self.variant, self.f = c_tor, c_d, variant, f
+        self.l1_norm = float(l1_norm)
 
     @classmethod
     def for_family(cls, family: str, epsilon: float = math.inf, **kwargs) -> "TORLoss":
@@ -212,7 +242,7 @@ class TORLoss(nn.Module):
     def forward(self, student_out: torch.Tensor, target: torch.Tensor,
                 teacher_out: torch.Tensor) -> torch.Tensor:
         return tor_loss(student_out, target, teacher_out, self.epsilon, self.loss,
-                        self.c_tor, self.c_d, self.variant, self.f)
+                        self.c_tor, self.c_d, self.variant, self.f, self.l1_norm)
 
     def mask(self, target: torch.Tensor, teacher_out: torch.Tensor) -> torch.Tensor:
         return tor_mask(target, teacher_out, self.epsilon)
@@ -220,7 +250,7 @@ class TORLoss(nn.Module):
     def extra_repr(self) -> str:
         name = self.loss if isinstance(self.loss, str) else getattr(self.loss, "__name__", "fn")
         return (f"epsilon={self.epsilon:g}, loss={name}, c_tor={self.c_tor}, c_d={self.c_d}, "
-                f"variant={self.variant}, f={self.f}")
+                f"variant={self.variant}, f={self.f}, l1_norm={self.l1_norm:g}")
 
 
 def rejected_fraction(target: torch.Tensor, teacher_out: torch.Tensor,
@@ -230,5 +260,6 @@ def rejected_fraction(target: torch.Tensor, teacher_out: torch.Tensor,
     return 1.0 - keep.float().mean().item() if keep.numel() else 0.0
 
 
-__all__ = ["DEFAULTS", "tor_mask", "epsilon_from_residuals", "tor_loss", "TORLoss", "rejected_fraction",
-           "STUDENT_LOSSES", "FAMILY_LOSS"]
+__all__ = ["DEFAULTS", "tor_mask", "epsilon_from_residuals", "tor_loss", "TORLoss",
+           "rejected_fraction", "l1_norm", "L1_SCALES", "RATIO_LOSSES", "STUDENT_LOSSES",
+           "FAMILY_LOSS"]

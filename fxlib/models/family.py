@@ -68,7 +68,9 @@ class ModelFamily:
     def _shared_settings(self, profile: Profile) -> dict:
         """The supervised settings both families take from the same profile fields."""
         return {"val_every": profile.val_every, "val_max_samples": profile.val_max_samples,
-                "data_scale": profile.data_scale, "loss": self.loss}
+                "data_scale": profile.data_scale, "loss": self.loss,
+                "plateau_patience": profile.plateau_patience,
+                "plateau_min_rel": profile.plateau_min_rel}
 
     def df_iterations(self, profile: Profile) -> int:
         """DF outer iterations for a student of this family."""

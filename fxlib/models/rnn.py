@@ -15,25 +15,30 @@ recurrence is causal and the state is the full memory of the model, processing a
 partition into chunks with the state carried gives the same output as one pass (tested).
 TBPTT detaches the carried state between updates: ``detach_state``.
 
-GRU on CPU, float32: numba kernel
----------------------------------
-PyTorch has no fused GRU on CPU, so ``nn.GRU`` pays a fixed per-step overhead whatever the
-hidden size, which dominates training and inference of the small GRUs. ``forward_stateful``
-therefore routes the GRU recurrence (CPU, float32 input/parameters/state) through
-``fxlib.models.gru_kernel`` (numba, serial, deterministic; exact backward as a
-``torch.autograd.Function``). Its speed against ``nn.GRU``: docs/benchmarks.md, section
-'Training throughput'.
+On CPU, float32: numba kernels
+------------------------------
+PyTorch's CPU recurrences pay a fixed cost per time step: ``nn.GRU`` has no fused kernel at
+all (a handful of ATen calls per step, forward and backward), and ``nn.LSTM``'s oneDNN kernel
+still dispatches a GEMM per step, which at the students' sizes (8-16 units, batch 8) dwarfs the
+arithmetic. ``forward_stateful`` therefore routes the recurrence, when input, parameters and
+state are float32 on the CPU, through a numba kernel with an exact backward
+(``torch.autograd.Function``): ``fxlib.models.gru_kernel`` for every GRU, and
+``fxlib.models.lstm_kernel`` for LSTMs whose hidden size is in ``LSTM_KERNEL_HIDDEN`` -- the
+sizes where it was measured to train faster than ``nn.LSTM``. Both are serial and
+deterministic; their speed against PyTorch: docs/benchmarks.md, section 'Training throughput'
+(``python -m fxlib.train.benchmark``). Inference (no gradient) follows the same routing.
 
-The parameters are still ``rec.weight_ih_l0`` etc. of the ``nn.GRU`` module, and the state
-layout is unchanged ((1, batch, hidden)), so checkpoints, the Wright et al. JSON format,
-``detach_state``, ``zero_state`` and ``RNNStream`` are unaffected. Results agree with ``nn.GRU``
-to float32 rounding (different summation order; a rational tanh approximation), not bitwise
-(``tests/test_gru_kernel.py`` holds the bounds).
+The parameters are still ``rec.weight_ih_l0`` etc. of the ``nn.GRU`` / ``nn.LSTM`` module, and
+the state layout is unchanged ((1, batch, hidden), a pair for the LSTM), so checkpoints, the
+Wright et al. JSON format, ``detach_state``, ``zero_state`` and ``RNNStream`` are unaffected.
+Results agree with PyTorch's to float32 rounding (different summation order; rational tanh
+approximations), not bitwise (``tests/test_gru_kernel.py``, ``tests/test_lstm_kernel.py``
+hold the bounds).
 
-Switch: ``fxlib.models.rnn.USE_GRU_KERNEL = False`` (or the environment variable
-``FXLIB_GRU_KERNEL=0`` at import) falls back to ``nn.GRU`` everywhere. CUDA, float64 and other
-dtypes, and LSTM always use the PyTorch modules. First use compiles the kernels (cached on disk
-by numba afterwards).
+Switches: ``fxlib.models.rnn.USE_GRU_KERNEL = False`` / ``USE_LSTM_KERNEL = False`` (or the
+environment variables ``FXLIB_GRU_KERNEL=0`` / ``FXLIB_LSTM_KERNEL=0`` at import) fall back to
+the PyTorch modules everywhere. CUDA, float64 and other dtypes always use them. First use
+compiles the kernels (cached on disk by numba afterwards).
 """
 from __future__ import annotations
 
@@ -51,6 +56,17 @@ _CELLS = {"LSTM": nn.LSTM, "GRU": nn.GRU}
 #: or ``FXLIB_GRU_KERNEL=0`` in the environment, to use ``nn.GRU``.
 USE_GRU_KERNEL: bool = os.environ.get("FXLIB_GRU_KERNEL", "1").strip().lower() not in (
     "0", "false", "no", "off")
+
+#: Route LSTMs on CPU/float32 through the numba kernel (``fxlib.models.lstm_kernel``) at the
+#: hidden sizes in ``LSTM_KERNEL_HIDDEN``; set False, or ``FXLIB_LSTM_KERNEL=0``, for ``nn.LSTM``.
+USE_LSTM_KERNEL: bool = os.environ.get("FXLIB_LSTM_KERNEL", "1").strip().lower() not in (
+    "0", "false", "no", "off")
+
+#: Hidden sizes at which the LSTM kernel was measured to train faster than ``nn.LSTM`` (oneDNN's
+#: fused LSTM) on CPU, at the quick and paper batch sizes: the study's 8, 16 and 64
+#: (docs/benchmarks.md, section 'Training throughput'). Other sizes use ``nn.LSTM`` until
+#: measured (``python -m fxlib.train.benchmark`` measures the kernel at any size).
+LSTM_KERNEL_HIDDEN: frozenset = frozenset({8, 16, 64})
 
 
 class RecurrentModel(nn.Module):
@@ -82,26 +98,41 @@ class RecurrentModel(nn.Module):
         if x.dim() != 2:
             raise ValueError(f"expected (batch, samples) or (samples,), got {tuple(x.shape)}")
         if self._use_kernel(x, state):
-            from .gru_kernel import gru_forward   # numba import deferred to first use
             rec = self.rec
-            h0 = (state[0] if state is not None
-                  else x.new_zeros(x.shape[0], self.hidden_size))
-            h, h_last = gru_forward(x, h0, rec.weight_ih_l0, rec.weight_hh_l0,
-                                    rec.bias_ih_l0, rec.bias_hh_l0)
-            state = h_last.unsqueeze(0)
+            weights = (rec.weight_ih_l0, rec.weight_hh_l0, rec.bias_ih_l0, rec.bias_hh_l0)
+            zero = x.new_zeros(x.shape[0], self.hidden_size)
+            if self.cell == "GRU":
+                from .gru_kernel import gru_forward   # numba import deferred to first use
+                h, h_last = gru_forward(x, zero if state is None else state[0], *weights)
+                state = h_last.unsqueeze(0)
+            else:
+                from .lstm_kernel import lstm_forward  # numba import deferred to first use
+                h0, c0 = (zero, zero) if state is None else (state[0][0], state[1][0])
+                h, h_last, c_last = lstm_forward(x, h0, c0, *weights)
+                state = (h_last.unsqueeze(0), c_last.unsqueeze(0))
         else:
             h, state = self.rec(x.unsqueeze(-1), state)
         y = x + self.lin(h).squeeze(-1)
         return (y.squeeze(0) if squeeze else y), state
 
     def _use_kernel(self, x: torch.Tensor, state: Optional[State]) -> bool:
-        if not (USE_GRU_KERNEL and self.cell == "GRU" and x.shape[1] > 0):
+        if x.shape[1] == 0:
             return False
+        if self.cell == "GRU":
+            if not USE_GRU_KERNEL:
+                return False
+            states = [] if state is None else [state]
+        else:
+            if not (USE_LSTM_KERNEL and self.hidden_size in LSTM_KERNEL_HIDDEN):
+                return False
+            if state is not None and not (isinstance(state, tuple) and len(state) == 2):
+                return False
+            states = [] if state is None else list(state)
         f32, cpu = torch.float32, torch.device("cpu")
-        tensors = [x, *self.rec.parameters()] + ([state] if state is not None else [])
+        shape = (1, x.shape[0], self.hidden_size)
         return all(isinstance(t, torch.Tensor) and t.dtype == f32 and t.device == cpu
-                   for t in tensors) and (
-            state is None or tuple(state.shape) == (1, x.shape[0], self.hidden_size))
+                   for t in [x, *self.rec.parameters(), *states]) and all(
+            tuple(s.shape) == shape for s in states)
 
     def zero_state(self, batch: int = 1, device=None, dtype=None) -> State:
         p = self.lin.weight

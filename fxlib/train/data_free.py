@@ -70,6 +70,10 @@ class DataFreeTask:
         return True, {"student": f"{h['train_loss'][-1]:.4g}",
                       "generator": f"{h['generator_loss'][-1]:.4g}"}
 
+    def stopped(self) -> bool:
+        """A DF run always does its iterations (it does not validate while training)."""
+        return False
+
     def state_dict(self) -> dict:
         d = self.distiller
         return {"model": self.student.state_dict(), "generator": self.generator.state_dict(),

@@ -8,6 +8,9 @@ Supervised training (scratch, TOR; ``fxlib.train.supervised``) and data-free dis
 * ``run_epoch(epoch) -> (checkpoint_now, postfix)``: train one epoch, append to ``history``;
 * ``state_dict()`` / ``load_state_dict(state)``: everything but the loop's own entries;
 * ``result(epoch, status) -> FitResult``: the model the run keeps;
+* ``stopped() -> bool``: the task has reached its stopping criterion before ``n_epochs``
+  (supervised runs: a validation plateau, ``plateau_reached``); read from the history, so a
+  resumed run stops where an uninterrupted one would;
 * ``history``: the dict that ``history.json`` receives; its ``train_loss`` list is checked
   after every epoch: a loss that is NaN or infinite stops the run with ``TrainingDiverged``
   (before it is checkpointed: the last checkpoint keeps the last finite state).
@@ -41,6 +44,17 @@ CHECKPOINT_FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
 
 
+def plateau_reached(val_losses, patience: Optional[int], min_rel: float) -> bool:
+    """The stopping criterion of supervised runs: True when none of the last ``patience``
+    validation losses improved on the best one before them by more than ``min_rel``
+    (relative: below ``best * (1 - min_rel)``). ``patience`` None: never (fixed epochs). The
+    first entry is the untrained model's (epoch 0)."""
+    if patience is None or len(val_losses) <= patience:
+        return False
+    best_before = min(val_losses[:-patience])
+    return min(val_losses[-patience:]) >= best_before * (1.0 - min_rel)
+
+
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite: the run cannot finish as configured."""
 
@@ -53,6 +67,7 @@ class FitResult:
     best_epoch: int
     epochs: int
     status: str                   # "trained" | "resumed" | "partial"
+    plateaued: Optional[bool] = None   # stopped at the plateau criterion (None: not assessed)
 
 
 def save_torch(obj, path: Path) -> None:
@@ -102,7 +117,7 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
     done_this_call = 0
     try:
         with guard if guard is not None else contextlib.nullcontext():
-            while epoch < task.n_epochs:
+            while epoch < task.n_epochs and not task.stopped():
                 if max_epochs_this_call is not None and done_this_call >= max_epochs_this_call:
                     return task.result(epoch, "partial")
                 epoch += 1
@@ -125,5 +140,5 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
     return task.result(epoch, status)
 
 
-__all__ = ["TrainingDiverged", "FitResult", "run_loop", "save_torch", "progress_enabled",
+__all__ = ["TrainingDiverged", "FitResult", "run_loop", "plateau_reached", "save_torch", "progress_enabled",
            "CHECKPOINT", "CHECKPOINT_FORMAT"]

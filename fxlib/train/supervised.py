@@ -4,7 +4,9 @@ One epoch is the model family's (``fxlib.models.family``): truncated BPTT over s
 B/C, mini-batches of frames for A/Av2, with Adam. A fresh run first validates the untrained
 model (epoch 0), so "best by validation" can never be worse than the initialisation; then every
 ``val_every`` epochs (and at the last) it validates on the validation signal, keeps the best
-weights and checkpoints. Per-epoch shuffling is drawn from ``numpy.random.default_rng([seed,
+weights and checkpoints. With the profile's ``plateau_patience`` set, it stops early once the
+validation loss has plateaued (``fxlib.train.loop.plateau_reached``); ``epochs`` is then the
+ceiling. Per-epoch shuffling is drawn from ``numpy.random.default_rng([seed,
 epoch])``, independent of history, so a resumed run draws what an uninterrupted one would.
 
 With a teacher (TOR) ``teacher_train`` is the teacher's output on the whole training signal
@@ -22,7 +24,7 @@ import torch
 
 from ..models import build_model
 from ..profiles import SupervisedSettings
-from .loop import FitResult
+from .loop import FitResult, plateau_reached
 
 
 class SupervisedTask:
@@ -77,6 +79,13 @@ class SupervisedTask:
         return validate, {"train": f"{train_loss:.4g}", "val": f"{h['val_loss'][-1]:.4g}",
                           "best": f"{self.best_val:.4g}"}
 
+    def stopped(self) -> bool:
+        """The validation loss has plateaued (``plateau_reached``; off unless the profile sets
+        ``plateau_patience``)."""
+        s = self.settings
+        return plateau_reached(self.history.get("val_loss", []), s.plateau_patience,
+                               s.plateau_min_rel)
+
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "best_val": self.best_val, "best_epoch": self.best_epoch,
@@ -91,8 +100,9 @@ class SupervisedTask:
     def result(self, epoch: int, status: str) -> FitResult:
         if status != "partial":
             self.model.load_state_dict(self.best_state)      # the weights the run keeps
+        plateaued = None if self.settings.plateau_patience is None else self.stopped()
         return FitResult(self.model, self.history, self.best_val, self.best_epoch, epoch,
-                         status)
+                         status, plateaued)
 
 
 __all__ = ["SupervisedTask"]

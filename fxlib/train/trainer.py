@@ -211,9 +211,10 @@ def _tor_setup(teacher: Teacher, kd: dict, loss: str, raw_train_x: torch.Tensor,
     eps = kd["epsilon"]
     if eps is None:
         eps = kd_tor.epsilon_from_residuals(train_y - t_out, kd["epsilon_quantile"])
+    norm = kd_tor.l1_norm(loss, train_y, kd["l1_scale"])
     loss_fn = kd_tor.TORLoss(eps, loss=loss, c_tor=kd["c_tor"], c_d=kd["c_d"],
-                             variant=kd["variant"], f=kd["f"])
-    facts = {"tor_epsilon": float(eps),
+                             variant=kd["variant"], f=kd["f"], l1_norm=norm)
+    facts = {"tor_epsilon": float(eps), "tor_l1_norm": norm,
              "tor_rejected_fraction": kd_tor.rejected_fraction(train_y, t_out, eps),
              "teacher_train_esr": float(esr(t_out, train_y))}
     return loss_fn, t_out, facts
@@ -230,7 +231,8 @@ def _finish(path: Path, family, settings, chunk: int, result: FitResult, tensors
         best_val = family.validation_loss(model, *tensors["val"], settings, chunk)
     metrics = {"test_esr": float(esr(out, y_te)), "test_mae": float(mae(out, y_te)),
                "test_esr_dc": float(esr_dc(out, y_te)), "best_val_loss": float(best_val),
-               "best_epoch": int(result.best_epoch), "epochs": int(result.epochs), **extra}
+               "best_epoch": int(result.best_epoch), "epochs": int(result.epochs),
+               "plateaued": result.plateaued, **extra}
     save_torch({k: v.detach().cpu() for k, v in model.state_dict().items()}, path / "model.pt")
     write_json(path / "history.json", result.history)
     write_json(path / "metrics.json", metrics)       # last: its presence marks completion
