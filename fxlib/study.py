@@ -127,17 +127,22 @@ class Study:
     def run(self, label: str, seed: int = 0):
         """The run of experiment ``label`` with ``seed`` (teachers first, seed 0), trained,
         resumed or reused. With ``force`` each run is retrained once per Study."""
+        return self._run(label, seed, reuse_only=not self.allow_training)
+
+    def _run(self, label: str, seed: int, reuse_only: bool):
         key = (label, seed)
         if key in self._cache:
             return self._cache[key]
         e = experiment(label)
-        teacher = str(self.run(e.teacher, 0).path) if e.teacher else None
-        force = self.force and self.allow_training and key not in self._forced
+        teacher = str(self._run(e.teacher, 0, reuse_only).path) if e.teacher else None
+        force = self.force and not reuse_only and key not in self._forced
         run = train(self.config(label, seed, teacher), runs=self.runs, force=force,
                     compute=self.compute, threads=self.threads, progress=self.progress,
-                    data=self.dataset, reuse_only=not self.allow_training)
-        self._forced.add(key)
-        self._cache[key] = run
+                    data=self.dataset, reuse_only=reuse_only)
+        if not (reuse_only and self.force and self.allow_training):
+            # (a look-up of a finished run must not stand in for the forced retraining)
+            self._forced.add(key)
+            self._cache[key] = run
         return run
 
     def seeds(self, label: str) -> list[int]:
@@ -296,23 +301,10 @@ class Study:
 
     def _finished(self, label: str, seed: int):
         """The finished run of ``label`` / ``seed`` (its teacher's too), or None: never trains."""
-        key = (label, seed)
-        if key in self._cache:
-            return self._cache[key]
-        e = experiment(label)
-        teacher = None
-        if e.teacher:
-            t = self._finished(e.teacher, 0)
-            if t is None:
-                return None
-            teacher = str(t.path)
         try:
-            run = train(self.config(label, seed, teacher), runs=self.runs, data=self.dataset,
-                        reuse_only=True, compute=self.compute, progress=False)
+            return self._run(label, seed, reuse_only=True)
         except MissingRun:
             return None
-        self._cache[key] = run
-        return run
 
     def compare(self, a: str, b: str, metric: str = "esr", seed: Optional[int] = None
                 ) -> Verdict:

@@ -54,24 +54,33 @@ __all__ = ["GRUFunction", "gru_forward", "compile_kernels"]
 # tanh as Eigen's float rational approximation (odd 13/even 6), evaluated in float64: max
 # absolute error 2.2e-7 (a few float32 ulp) and, unlike ``math.tanh``/``math.exp``, it has no
 # library call, so LLVM vectorizes the gate loops. Used for float32; float64 uses math.tanh.
+# The coefficients (highest power first) are shared with fxlib.models.lstm_kernel, which
+# evaluates the same approximation in float32.
 _TANH_CLAMP = 7.99881172180175781
+_TANH_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+           4.89352455891786e-03)
+_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+           4.89352518554385e-03)
+_P0, _P1, _P2, _P3, _P4, _P5, _P6 = _TANH_P
+_Q0, _Q1, _Q2, _Q3 = _TANH_Q
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _tanh_fast(v):
     v = min(max(v, -_TANH_CLAMP), _TANH_CLAMP)
     v2 = v * v
-    p = -2.76076847742355e-16
-    p = p * v2 + 2.00018790482477e-13
-    p = p * v2 - 8.60467152213735e-11
-    p = p * v2 + 5.12229709037114e-08
-    p = p * v2 + 1.48572235717979e-05
-    p = p * v2 + 6.37261928875436e-04
-    p = p * v2 + 4.89352455891786e-03
-    q = 1.19825839466702e-06
-    q = q * v2 + 1.18534705686654e-04
-    q = q * v2 + 2.26843463243900e-03
-    q = q * v2 + 4.89352518554385e-03
+    p = _P0
+    p = p * v2 + _P1
+    p = p * v2 + _P2
+    p = p * v2 + _P3
+    p = p * v2 + _P4
+    p = p * v2 + _P5
+    p = p * v2 + _P6
+    q = _Q0
+    q = q * v2 + _Q1
+    q = q * v2 + _Q2
+    q = q * v2 + _Q3
     return v * p / q
 
 

@@ -57,23 +57,18 @@ import numpy as np
 import torch
 from numba import njit
 
-from numba import literally
+from .gru_kernel import _TANH_CLAMP, _TANH_P, _TANH_Q, _np
 
 __all__ = ["LSTMFunction", "lstm_forward", "compile_kernels"]
 
 
-# Eigen's rational tanh (the GRU kernel's ``_tanh_fast``) evaluated in float32, as Eigen
-# itself does: 16 float32 lanes per AVX-512 vector instead of 8 float64 ones. Error bound:
-# tests/test_lstm_kernel.py.
+# Eigen's rational tanh (the GRU kernel's ``_tanh_fast``, its coefficients) evaluated in
+# float32, as Eigen itself does: 16 float32 lanes per AVX-512 vector instead of 8 float64 ones.
+# Error bound: tests/test_lstm_kernel.py.
 _F = np.float32
-_CLAMP32 = _F(7.99881172180175781)
-_P = tuple(_F(c) for c in (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
-                           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
-                           4.89352455891786e-03))
-_Q = tuple(_F(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
-                           4.89352518554385e-03))
-_P0, _P1, _P2, _P3, _P4, _P5, _P6 = _P
-_Q0, _Q1, _Q2, _Q3 = _Q
+_CLAMP32 = _F(_TANH_CLAMP)
+_P0, _P1, _P2, _P3, _P4, _P5, _P6 = (_F(c) for c in _TANH_P)
+_Q0, _Q1, _Q2, _Q3 = (_F(c) for c in _TANH_Q)
 _HALF = _F(0.5)
 _ONE = _F(1.0)
 _ZERO = _F(0.0)
@@ -119,12 +114,12 @@ def _lstm_fwd(x, h0, c0, w_ih, w_hhT, bias, out, cs, tcs, gates, exact):
     G = 4 * H
     dt = w_hhT.dtype
     gh = np.empty((B, G), dtype=dt)
-    # σ(v) = ½ + ½ tanh(v/2): one activation loop over all four gates, act = m tanh(s v) + a
-    sc, mul, add = np.empty(G, dtype=dt), np.empty(G, dtype=dt), np.empty(G, dtype=dt)
+    # σ(v) = ½ + ½ tanh(v/2): one activation loop over all four gates, act = s tanh(s v) + a
+    # with s = 1, a = 0 for the tanh gate g and s = a = ½ for the sigmoid gates i, f, o
+    sc, add = np.empty(G, dtype=dt), np.empty(G, dtype=dt)
     for k in range(G):
         tanh_gate = 2 * H <= k < 3 * H
         sc[k] = _ONE if tanh_gate else _HALF
-        mul[k] = _ONE if tanh_gate else _HALF
         add[k] = _ZERO if tanh_gate else _HALF
     save = gates.shape[0] == T
     if not save:
@@ -139,7 +134,7 @@ def _lstm_fwd(x, h0, c0, w_ih, w_hhT, bias, out, cs, tcs, gates, exact):
             xb = x[t, b]
             for k in range(G):
                 v = xb * w_ih[k] + bias[k] + gh[b, k]
-                gt[b, k] = mul[k] * _th(sc[k] * v, exact) + add[k]
+                gt[b, k] = sc[k] * _th(sc[k] * v, exact) + add[k]
             for k in range(H):                                  # c' = f c + i g
                 ct[b, k] = gt[b, H + k] * cp[b, k] + gt[b, k] * gt[b, 2 * H + k]
             for k in range(H):
@@ -202,10 +197,6 @@ def _lstm_bwd(dout, dhT, dcT, c0, cs, tcs, gates, w_hh, da, dh0, dc0):
         np.dot(dat, w_hh, dh)                  # dL/dh = da W_hh: one BLAS GEMM
     dh0[:] = dh
     dc0[:] = dc
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
 
 
 def _prep(x, h0, c0, w_ih, w_hh, b_ih, b_hh):

@@ -100,7 +100,7 @@ class RecurrentModel(nn.Module):
         if self._use_kernel(x, state):
             rec = self.rec
             weights = (rec.weight_ih_l0, rec.weight_hh_l0, rec.bias_ih_l0, rec.bias_hh_l0)
-            zero = x.new_zeros(x.shape[0], self.hidden_size)
+            zero = x.new_zeros(x.shape[0], self.hidden_size) if state is None else None
             if self.cell == "GRU":
                 from .gru_kernel import gru_forward   # numba import deferred to first use
                 h, h_last = gru_forward(x, zero if state is None else state[0], *weights)

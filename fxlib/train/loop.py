@@ -140,5 +140,5 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
     return task.result(epoch, status)
 
 
-__all__ = ["TrainingDiverged", "FitResult", "run_loop", "plateau_reached", "save_torch", "progress_enabled",
-           "CHECKPOINT", "CHECKPOINT_FORMAT"]
+__all__ = ["TrainingDiverged", "FitResult", "run_loop", "plateau_reached", "save_torch",
+           "progress_enabled", "CHECKPOINT", "CHECKPOINT_FORMAT"]
