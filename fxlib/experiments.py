@@ -56,6 +56,12 @@ ABLATION_COMPARISONS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
+def teacher_labels() -> list[str]:
+    """The experiments that teach others (TOR and DF teachers), in table order."""
+    taught = {e.teacher for e in EXPERIMENTS.values() if e.teacher}
+    return [label for label in EXPERIMENTS if label in taught]
+
+
 def ablation_labels(notebook: str) -> list[str]:
     """fxlib's ablations shown by ``notebook`` (none for most)."""
     return [e.label for e in ABLATIONS.get(notebook, ())]
@@ -187,6 +193,6 @@ def thesis_row(label: str) -> thesis.ThesisResult:
 
 
 __all__ = ["Experiment", "EXPERIMENTS", "LABELS", "ABLATIONS", "ABLATION_COMPARISONS",
-           "ablation_labels", "NOTEBOOK_TABLES", "NOTEBOOK_COMPARISONS",
+           "ablation_labels", "teacher_labels", "NOTEBOOK_TABLES", "NOTEBOOK_COMPARISONS",
            "MULTI_SEED_TABLES", "SMALL_MODELS", "SEED_REPETITION_NOTEBOOK", "Claim", "PlannedRun",
            "table_labels", "notebook_runs", "claims", "experiment", "thesis_row"]

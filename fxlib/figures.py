@@ -25,7 +25,7 @@ from ._atomic import atomic_open, write_json
 from .paths import figures_root
 from .plots import plot_loss_curves, plot_seed_band, plot_waveforms, save_figure
 from .report import csv_text
-from .study import ABLATIONS, seed_table
+from .study import ABLATIONS, seed_table, teacher_labels
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,11 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
         parts.append(f"## Table {table}\n")
         parts.append(study.markdown(labels, timing=timing))
         rows += study.table(labels, timing=timing)
+    parts.append("## The teachers\n")
+    parts.append("Every run that teaches another (TOR, DF), as trained here: a student can only "
+                 "learn what its teacher gets right (epochs run, and whether the run stopped at "
+                 "its validation plateau or at the profile's ceiling).\n")
+    parts.append(study.markdown(teacher_labels(), timing=False))
     info = read_seed_repetition(root)
     if info is not None:
         parts.append(f"## Table 4.10: {info['label']} over {len(info['seeds'])} seeds\n")

@@ -49,7 +49,7 @@ from .experiments import (ABLATION_COMPARISONS, ABLATIONS, EXPERIMENTS, LABELS,
                           MULTI_SEED_TABLES, NOTEBOOK_COMPARISONS, ablation_labels,
                           NOTEBOOK_TABLES, SEED_REPETITION_NOTEBOOK, SMALL_MODELS, Claim,
                           Experiment, PlannedRun, claims, experiment, notebook_runs,
-                          table_labels, thesis_row)
+                          table_labels, teacher_labels, thesis_row)
 
 
 def relative_change(ours: float, reference: float) -> float:
@@ -217,7 +217,8 @@ class Study:
         """Our numbers for ``label`` beside the thesis's (keys ``thesis_*``): for ``seed``, or
         (None) over every seed of the arm (``seeds``): test MAE and ESR as means with their
         std (ddof 1; None for one seed) and ``n``, the epochs run (one number, or "min–max")
-        and whether the runs plateaued ("yes"/"no", "k/n", None when not assessed)."""
+        and whether the runs plateaued ("yes"/"no", "k/n", None when not assessed; "fixed" for
+        DF, which cannot validate while it trains: its budget is sized by measured curves)."""
         seeds = self.seeds(label) if seed is None else [seed]
         runs = [self.run(label, s) for s in seeds]
         e = experiment(label)
@@ -231,7 +232,8 @@ class Study:
                "params": count_parameters(runs[0].load_model()),
                "epochs": epochs[0] if min(epochs) == max(epochs)
                else f"{min(epochs)}–{max(epochs)}",
-               "plateaued": _plateau_cell([r.metrics.get("plateaued") for r in runs]),
+               "plateaued": "fixed" if e.method == "df"
+               else _plateau_cell([r.metrics.get("plateaued") for r in runs]),
                "run": " ".join(r.id for r in runs),
                "thesis_mae": t and t.mae, "thesis_esr": t and t.esr,
                "thesis_time": t and _pm(t.time_ms, t.time_std_ms),
@@ -464,7 +466,7 @@ def seed_verdicts(info: dict) -> list[str]:
 
 
 __all__ = ["Study", "Experiment", "Excerpt", "PlannedRun", "Claim", "EXPERIMENTS", "LABELS",
-           "ABLATIONS", "ABLATION_COMPARISONS", "ablation_labels",
+           "ABLATIONS", "ABLATION_COMPARISONS", "ablation_labels", "teacher_labels",
            "NOTEBOOK_TABLES", "NOTEBOOK_COMPARISONS", "MULTI_SEED_TABLES", "SMALL_MODELS",
            "SEED_REPETITION_NOTEBOOK", "table_labels", "notebook_runs", "claims", "experiment",
            "thesis_row", "relative_change", "seed_table", "seed_verdicts", "STABLE_CV"]

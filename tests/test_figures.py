@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 import fxlib.figures as F  # noqa: E402
 from fxlib import thesis  # noqa: E402
 import fxlib.study as study_mod  # noqa: E402
-from fxlib.study import LABELS, NOTEBOOK_TABLES, experiment  # noqa: E402
+from fxlib.study import LABELS, NOTEBOOK_TABLES, experiment, teacher_labels  # noqa: E402
 from fake_runs import (default_metrics, fake_all, fake_run, fake_study,  # noqa: E402,F401
                        make_study)
 
@@ -171,7 +171,8 @@ def everything(tmp_path_factory):
 def _expected_line(label: str) -> str:
     t = thesis.RESULTS[LABELS.index(label)]
     esr, mae = default_metrics(label)
-    return (f"| {label} | 1 | {mae:.4f} | {esr:.4f} | 2 | – | {t.params:,} | {t.mae:.4f} | "
+    plateau = "fixed" if experiment(label).method == "df" else "–"   # DF cannot validate
+    return (f"| {label} | 1 | {mae:.4f} | {esr:.4f} | 2 | {plateau} | {t.params:,} | {t.mae:.4f} | "
             f"{t.esr:.4f} | {t.time_ms:.0f} ± {t.time_std_ms:.0f} | {t.params:,} |")
 
 
@@ -185,11 +186,19 @@ def test_write_results_has_every_table_with_ours_beside_the_thesis(everything, t
     tables = [f"4.{i}" for i in range(1, 10)]
     heads = [text.index(f"## Table {t}\n") for t in tables]
     assert heads == sorted(heads)
-    sections = dict(zip(tables, [text[a:b] for a, b in zip(heads, heads[1:] + [len(text)])]))
+    teachers = text.index("## The teachers\n")
+    assert teachers > heads[-1]
+    sections = dict(zip(tables, [text[a:b] for a, b in zip(heads, heads[1:] + [teachers])]))
     for r in thesis.RESULTS:
         line = _expected_line(r.label)
         assert line in sections[r.table].splitlines(), (r.table, line)
         assert all(line not in sections[t] for t in tables if t != r.table)
+
+    # the teachers, each as trained (epochs, plateau), between the tables and the ablations
+    taught = text[teachers:text.index("## fxlib's ablations")]
+    assert [line.split(" | ")[0][2:] for line in taught.splitlines()
+            if line.startswith("| ") and "---" not in line][1:] == teacher_labels()
+    assert teacher_labels() == ["A", "B", "A std", "B std"]
 
     claims = text[text.index("## Claims\n"):].splitlines()     # last: the claims table
     assert text.index("## Claims\n") > heads[-1]
@@ -215,7 +224,8 @@ def test_write_results_has_every_table_with_ours_beside_the_thesis(everything, t
         assert row["table"] == r.table and row["run"] == runs[r.label].id
         assert int(row["params"]) == r.params == thesis.PARAMS[r.model]
         assert int(row["epochs"]) == 2 and row["time_ms"] == row["time_std_ms"] == ""
-        assert row["n"] == "1" and row["esr_std"] == row["plateaued"] == ""
+        assert row["n"] == "1" and row["esr_std"] == ""
+        assert row["plateaued"] == ("fixed" if r.method == "df" else "")
         assert (float(row["thesis_mae"]), float(row["thesis_esr"]), int(row["thesis_params"])) \
             == (r.mae, r.esr, r.params)
         assert row["thesis_time"] == f"{r.time_ms} ± {r.time_std_ms}"
