@@ -6,7 +6,7 @@ Three profiles, chosen by name (``get_profile("quick")``):
   epochs, batch 40, Adam 5e-4, truncated BPTT every 2048 samples, E_B; validation every 6
   epochs; full-scale data).
 * ``quick``: the whole study on a 2-core CPU (three seeds per 8/16-unit arm: 68 trainings),
-  B/C trained to a validation plateau (ceiling 160 epochs); the measurements that sized it and
+  B/C trained to a validation plateau under an epoch ceiling; the measurements that sized it and
   its wall time: docs/benchmarks.md, section 'The quick study'.
 * ``smoke``: seconds per model on the ``smoke`` scale of the embedded data, for CI and for
   checking that a notebook runs end to end. Its numbers mean nothing.
