@@ -158,13 +158,15 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
     for table in sorted({r.table for r in thesis.RESULTS}, key=lambda t: float(t)):
         labels = [r.label for r in thesis.RESULTS if r.table == table]
         parts.append(f"## Table {table}\n")
-        parts.append(study.markdown(labels, timing=timing))
-        rows += study.table(labels, timing=timing)
+        ours = study.table(labels, timing=timing)        # each row computed once
+        parts.append(study.rows_markdown(ours, timing))
+        rows += ours
     parts.append("## The teachers\n")
     parts.append("Every run that teaches another (TOR, DF), as trained here: a student can only "
                  "learn what its teacher gets right (epochs run, and whether the run stopped at "
                  "its validation plateau or at the profile's ceiling).\n")
-    parts.append(study.markdown(teacher_labels(), timing=False))
+    by_label = {row["label"]: row for row in rows}       # every teacher is a thesis row
+    parts.append(study.rows_markdown([by_label[lb] for lb in teacher_labels()], timing=False))
     info = read_seed_repetition(root)
     if info is not None:
         parts.append(f"## Table 4.10: {info['label']} over {len(info['seeds'])} seeds\n")
@@ -172,8 +174,9 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
     for notebook, group in ABLATIONS.items():
         labels = [e.label for e in group]
         parts.append(f"## fxlib's ablations (notebook {notebook})\n")
-        parts.append(study.markdown(labels, timing=timing))
-        rows += study.table(labels, timing=timing)
+        ours = study.table(labels, timing=timing)
+        parts.append(study.rows_markdown(ours, timing))
+        rows += ours
     parts.append("## Claims\n")
     parts.append("Each conclusion the thesis draws from its tables, oriented as its numbers put "
                  "it, tested on ours over every seed of both arms (docs/evaluation.md, section "

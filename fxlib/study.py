@@ -252,6 +252,11 @@ class Study:
                  ) -> str:
         """The thesis-format table (ours | thesis) and a line naming profile, data, hardware.
         An arm of several seeds shows mean ± std; ``n`` is its number of seeds."""
+        return self.rows_markdown(self.table(labels, seed, timing), timing)
+
+    def rows_markdown(self, table: Iterable[dict], timing: bool = True) -> str:
+        """``markdown`` of rows ``table`` already computed (``timing`` False: no time column,
+        whether or not the rows hold times)."""
         cols = {"label": "model", "n": "n", "mae": "MAE", "esr": "ESR", "epochs": "epochs",
                 "plateaued": "plateau"}
         if timing:
@@ -259,7 +264,7 @@ class Study:
         cols.update({"params": "params", "thesis_mae": "thesis MAE", "thesis_esr": "thesis ESR",
                      "thesis_time": "thesis time ms", "thesis_params": "thesis params"})
         rows = []
-        for row in self.table(labels, seed, timing):
+        for row in table:
             row = dict(row)
             for m in ("mae", "esr"):
                 if row[f"{m}_std"] is not None:

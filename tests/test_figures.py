@@ -243,3 +243,15 @@ def test_write_results_adds_table_4_10_when_the_seed_file_exists(everything, tmp
     # mean ± std (ddof 1) of (0.022, 0.0236) and (0.31, 0.33): 0.0228 ± 0.00113, 0.32 ± 0.01414
     assert "| TOR C h64 (ours) | 2 | 0.0228 ± 0.0011 | 0.3200 ± 0.0141 |" in section
     assert "| TOR C h64 (thesis) | 5 | 0.0052 ± 0.0003 | 0.1595 ± 0.0161 |" in section
+
+
+def test_write_results_computes_each_row_once(everything, tmp_path, monkeypatch):
+    """Tables, the teachers' section and the CSV share one computation per row (a row loads
+    the run's model and, with timing, times it)."""
+    study, _ = everything
+    calls = []
+    row = type(study).row
+    monkeypatch.setattr(study, "row", lambda label, *a, **k: calls.append(label) or
+                        row(study, label, *a, **k))
+    F.write_results(study, tmp_path, timing=False)
+    assert sorted(calls) == sorted(study_mod.EXPERIMENTS)
