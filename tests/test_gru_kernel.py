@@ -132,3 +132,51 @@ def test_falls_back_for_float64_and_lstm(monkeypatch, kernel_on):
     m = build_model("C8").double()
     m(torch.randn(2, 50, dtype=torch.float64))
     build_model("B8")(torch.randn(2, 50))
+
+
+def test_buffers_are_reused_only_after_their_graph_is_freed():
+    from fxlib.models.kernel_common import _POOL
+    gru, x, h0 = _case(8, 2, T=64, seed=6)
+    params = [gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0]
+    hs, hT = gru_forward(x, h0[0], *params)
+    first = torch.autograd.grad(hs.sum(), params, retain_graph=True)
+    hs_b, _ = gru_forward(x, h0[0], *params)                 # another graph meanwhile
+    second = torch.autograd.grad(hs.sum(), params)           # the kept graph: same buffers
+    for a, b in zip(first, second):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    key = ((64, 2, 16), torch.float32)                       # r and z of the first graph
+    had = len(_POOL._free.get(key, []))
+    del hs, hT                                               # the first graph is freed now
+    assert len(_POOL._free.get(key, [])) == had + 1          # its activations are back
+    again, _ = gru_forward(x, h0[0], *params)                # and reused: same numbers
+    torch.testing.assert_close(again, hs_b, rtol=0, atol=0)
+
+
+def test_tbptt_updates_reuse_their_buffers():
+    """Consecutive TBPTT updates (the previous graph alive until the next forward returns) take
+    every saved and scratch buffer from the pool once it is warm: no new ones per update."""
+    from fxlib.models.kernel_common import _POOL
+    torch.manual_seed(7)
+    for name in ("C8", "B8"):
+        m = build_model(name)
+        x = 0.3 * torch.randn(2, 96)
+        made = []
+        take = _POOL.take
+
+        def counting_take(shape, dtype):
+            free = _POOL._free.get((shape, dtype))
+            if not free:
+                made.append(shape)
+            return take(shape, dtype)
+
+        _POOL.take = counting_take
+        try:
+            out = None
+            for update in range(4):
+                if update == 2:
+                    made.clear()                  # the first two updates fill the pool
+                out, _ = m.forward_stateful(x)
+                out.pow(2).mean().backward()
+        finally:
+            _POOL.take = take
+        assert made == [], (name, made)

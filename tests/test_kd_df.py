@@ -186,13 +186,13 @@ def test_distiller_runs_where_data_reads_fail(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(s_before, student.parameters()))
     reader = ReadsData(Toy(4), wav)                       # outside, the same model works
     DFDistiller(reader, Pointwise(2), Generator(SEG), batch_size=2, n_student_steps=1).step()
-    assert reader.reads == 3                              # G step + S step (x_g and x_p)
+    assert reader.reads == 2                              # G step + S step ([x_g; x_p])
 
 
 def test_teacher_sees_only_generated_and_gaussian_inputs():
-    """Per outer iteration the teacher is called 1 + 2 n_s times, on (m, L) batches only:
-    x_g = G(z) in the G step (G before its update), then per S step x_g = G(z) (G after it)
-    and x_p ~ N(0, input_scale^2), with z and x_p the next draws of the distiller's rng."""
+    """Per outer iteration the teacher is called 1 + n_s times: on x_g = G(z) (m, L) in the G
+    step (G before its update), then per S step on one (2m, L) batch, x_g = G(z) (G after it)
+    above x_p ~ N(0, input_scale^2), with z and x_p the next draws of the distiller's rng."""
     m, n_s, scale, seed = 40, 3, 0.1, 11
     torch.manual_seed(seed)
     teacher, student = Recording(Toy(8)), Pointwise(3)
@@ -202,14 +202,14 @@ def test_teacher_sees_only_generated_and_gaussian_inputs():
                     total_iterations=5, seed=seed)
     d.step()
     seen = teacher.inputs
-    assert len(seen) == 1 + 2 * n_s
-    assert all(x.shape == (m, SEG) for x in seen)
+    assert len(seen) == 1 + n_s
+    assert seen[0].shape == (m, SEG) and all(x.shape == (2 * m, SEG) for x in seen[1:])
     rng = torch.Generator().manual_seed(seed)            # replay the distiller's draws
     with torch.no_grad():
         torch.testing.assert_close(seen[0], gen_before(gen.sample_z(m, rng)), rtol=0, atol=0)
         assert not torch.equal(seen[0], gen(gen.sample_z(m, torch.Generator().manual_seed(seed))))
         for k in range(n_s):
-            x_g, x_p = seen[1 + 2 * k], seen[2 + 2 * k]
+            x_g, x_p = seen[1 + k][:m], seen[1 + k][m:]
             torch.testing.assert_close(x_g, gen(gen.sample_z(m, rng)), rtol=0, atol=0)
             torch.testing.assert_close(x_p, scale * torch.randn(m, SEG, generator=rng),
                                        rtol=0, atol=0)

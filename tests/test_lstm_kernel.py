@@ -12,7 +12,8 @@ import torch
 
 import fxlib.models.rnn as R
 from fxlib.models import RNNStream, build_model
-from fxlib.models.lstm_kernel import LSTMFunction, _tanh32, lstm_forward
+from fxlib.models.kernel_common import _POOL, _tanh32
+from fxlib.models.lstm_kernel import LSTMFunction, lstm_forward
 from test_gru_kernel import _close_grads           # the same tolerance for both kernels
 
 
@@ -161,7 +162,6 @@ def test_falls_back_for_float64_and_mixed_dtypes(monkeypatch, kernel_on):
 
 
 def test_buffers_are_reused_only_after_their_graph_is_freed():
-    import fxlib.models.lstm_kernel as lk
     lstm, x, h0, c0 = _case(8, 2, T=64, seed=6)
     params = list(lstm.parameters())
     hs, hT, cT = lstm_forward(x, h0[0], c0[0], *params)
@@ -172,6 +172,6 @@ def test_buffers_are_reused_only_after_their_graph_is_freed():
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     key = ((64, 2, 8), torch.float32)
     del hs, hT, cT                                           # the first graph is freed now
-    assert lk._POOL._free.get(key)                           # its activations are back
+    assert _POOL._free.get(key)                           # its activations are back
     again, _, _ = lstm_forward(x, h0[0], c0[0], *params)     # and reused: same numbers
     torch.testing.assert_close(again, hs_b, rtol=0, atol=0)

@@ -84,3 +84,14 @@ def test_smoke_training_lowers_validation_loss(tmp_path, name):
     assert run.status == "trained"
     model = run.load_model()
     assert sum(p.numel() for p in model.parameters()) in (361, 273, 17_217, 12_929)
+
+
+def test_keep_freed_memory_on_glibc():
+    """The malloc setting a CPU training makes (fxlib.train.trainer.keep_freed_memory): taken
+    on Linux/glibc, refused without an exception elsewhere."""
+    import platform
+    from fxlib.train.trainer import keep_freed_memory
+    ok = keep_freed_memory()
+    assert isinstance(ok, bool)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert ok

@@ -10,8 +10,9 @@ x_p. **No data is used**: ``DFDistiller`` only has the teacher, the student, the
 noise — it accepts no dataset.
 
 One outer iteration (``DFDistiller.step``): 1 generator step (teacher and student frozen), then
-n_s = 10 student steps (generator and teacher frozen), each with fresh z and x_p; batch m = 50;
-RMSProp lr 1e-3 for both; α = 1 - iteration/total (linear 1 → 0); β = γ = 1e-5.
+n_s = 10 student steps (generator and teacher frozen), each with fresh z and x_p (one batch of 2m
+through each model); batch m = 50; RMSProp lr 1e-3 for both; α = 1 - iteration/total (linear
+1 → 0); β = γ = 1e-5.
 
 Decisions:
 
@@ -233,8 +234,12 @@ class DFDistiller:
         with torch.no_grad():
             x_g = self.generator(self.generator.sample_z(self.batch_size, self.rng))
         x_p = self.sample_noise_inputs()
-        t_g, t_p = self._teacher(x_g), self._teacher(x_p)
-        loss = student_loss(t_g, self.student(x_g), t_p, self.student(x_p), alpha)
+        # both streams through each model as one batch (every segment is independent): one
+        # recurrent pass instead of two, the same maths
+        x = torch.cat((x_g, x_p))
+        t, s = self._teacher(x), self.student(x)
+        m = x_g.shape[0]
+        loss = student_loss(t[:m], s[:m], t[m:], s[m:], alpha)
         self.s_optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=self.student_parameters)
         self.s_optimizer.step()

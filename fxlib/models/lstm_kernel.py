@@ -36,10 +36,10 @@ Kernels (``@njit(cache=True, error_model="numpy")``, serial, deterministic):
   one float32 GEMM / sum over all (time, batch) rows (as PyTorch's LSTM backward does).
 
 Arithmetic: everything in the input dtype (float32 for the models; float64 for
-``gradcheck``), unlike the GRU kernel's float64 gate scalars: 16 float32 lanes per vector. For
-float32, σ and tanh use the GRU kernel's rational tanh (Eigen's), evaluated in float32 as Eigen
-does (σ(v) = ½ + ½ tanh(v/2)), which LLVM vectorizes; float64 uses libm. The tests pin its error
-bound; the measured maximum: docs/benchmarks.md, section 'Kernel fidelity'. Results agree with
+``gradcheck``), as in the GRU kernel. For float32, σ and tanh use the shared float32 rational
+tanh (Eigen's, ``fxlib.models.kernel_common``; σ(v) = ½ + ½ tanh(v/2)), which LLVM vectorizes;
+float64 uses libm. The tests pin its error bound; the measured maximum: docs/benchmarks.md,
+section 'Kernel fidelity'. Results agree with
 ``nn.LSTM`` to float32 rounding, not bitwise (``tests/test_lstm_kernel.py`` holds the bounds).
 
 ``LSTMFunction`` is the ``torch.autograd.Function``; ``lstm_forward`` picks the no-save path
@@ -48,8 +48,6 @@ b_ih, b_hh (4H,); returns (all hidden states (B, T, H), h_T, c_T (B, H)).
 """
 from __future__ import annotations
 
-import math
-import threading
 import time
 import weakref
 
@@ -57,44 +55,9 @@ import numpy as np
 import torch
 from numba import njit
 
-from .gru_kernel import _TANH_CLAMP, _TANH_P, _TANH_Q, _np
+from .kernel_common import _HALF, _ONE, _POOL, _ZERO, _np, _th
 
 __all__ = ["LSTMFunction", "lstm_forward", "compile_kernels"]
-
-
-# Eigen's rational tanh (the GRU kernel's ``_tanh_fast``, its coefficients) evaluated in
-# float32, as Eigen itself does: 16 float32 lanes per AVX-512 vector instead of 8 float64 ones.
-# Error bound: tests/test_lstm_kernel.py.
-_F = np.float32
-_CLAMP32 = _F(_TANH_CLAMP)
-_P0, _P1, _P2, _P3, _P4, _P5, _P6 = (_F(c) for c in _TANH_P)
-_Q0, _Q1, _Q2, _Q3 = (_F(c) for c in _TANH_Q)
-_HALF = _F(0.5)
-_ONE = _F(1.0)
-_ZERO = _F(0.0)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _tanh32(v):
-    v = min(max(v, -_CLAMP32), _CLAMP32)
-    v2 = v * v
-    p = _P0 * v2 + _P1
-    p = p * v2 + _P2
-    p = p * v2 + _P3
-    p = p * v2 + _P4
-    p = p * v2 + _P5
-    p = p * v2 + _P6
-    q = _Q0 * v2 + _Q1
-    q = q * v2 + _Q2
-    q = q * v2 + _Q3
-    return v * p / q
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _th(v, exact):
-    if exact:
-        return math.tanh(v)
-    return _tanh32(v)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -203,39 +166,6 @@ def _prep(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     """numpy arguments of ``_lstm_fwd`` (time-major x, transposed W_hh, summed biases)."""
     bias = (b_ih.detach() + b_hh.detach()).contiguous().numpy()
     return (_np(x.t()), _np(h0), _np(c0), _np(w_ih).reshape(-1), _np(w_hh.t()), bias)
-
-
-class _BufferPool:
-    """Reused scratch tensors: the saved activations and the backward's ``da``.
-
-    Why: fresh multi-MB tensors every TBPTT update come from new pages, and the page faults and
-    zeroing were a sizeable part of a small student's update (docs/benchmarks.md, section
-    'Training throughput'). ``da`` lives inside one backward call; the saved activations
-    return when autograd frees their graph node (``weakref.finalize``), so a graph kept for
-    another backward keeps them."""
-
-    KEEP = 2                                   # free buffers kept per shape
-
-    def __init__(self):
-        self._free: dict = {}
-        self._lock = threading.Lock()
-
-    def take(self, shape: tuple, dtype) -> torch.Tensor:
-        with self._lock:
-            free = self._free.get((shape, dtype))
-            if free:
-                return free.pop()
-        return torch.empty(shape, dtype=dtype)
-
-    def give(self, *tensors: torch.Tensor) -> None:
-        with self._lock:
-            for t in tensors:
-                free = self._free.setdefault((tuple(t.shape), t.dtype), [])
-                if len(free) < self.KEEP:
-                    free.append(t)
-
-
-_POOL = _BufferPool()
 
 
 class LSTMFunction(torch.autograd.Function):

@@ -110,9 +110,17 @@ class RecurrentModel(nn.Module):
                 h0, c0 = (zero, zero) if state is None else (state[0][0], state[1][0])
                 h, h_last, c_last = lstm_forward(x, h0, c0, *weights)
                 state = (h_last.unsqueeze(0), c_last.unsqueeze(0))
+            # The kernels' h is a (batch, T, H) view of time-major storage: the read-out as a
+            # mat-vec over its contiguous (T * batch, H) rows, which neither copies h into
+            # batch-major order (nn.Linear's reshape) nor forms dL/dh by a K = 1 GEMM in
+            # backward (docs/benchmarks.md, section 'Training throughput').
+            h_tm = h.transpose(0, 1)
+            w, b = self.lin.weight[0], self.lin.bias
+            read = torch.mv(h_tm.reshape(-1, self.hidden_size), w).reshape(h_tm.shape[:2]).t()
+            y = x + (read + b)
         else:
             h, state = self.rec(x.unsqueeze(-1), state)
-        y = x + self.lin(h).squeeze(-1)
+            y = x + self.lin(h).squeeze(-1)
         return (y.squeeze(0) if squeeze else y), state
 
     def _use_kernel(self, x: torch.Tensor, state: Optional[State]) -> bool:

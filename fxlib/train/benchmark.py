@@ -34,7 +34,7 @@ from ..models import rnn
 from ..models.family import tbptt_epoch
 from ..profiles import get_profile
 from ..timing import hardware_info, hardware_line
-from .trainer import CPU_THREADS
+from .trainer import CPU_THREADS, keep_freed_memory
 
 MODELS = ("B", "B16", "B8", "C", "C16", "C8")
 PROFILES = ("quick", "paper")
@@ -128,6 +128,7 @@ def main(argv=None) -> int:
         ap.error("--updates and --runs must be positive, --warmup non-negative")
     old = torch.get_num_threads()
     torch.set_num_threads(CPU_THREADS)
+    keep_freed_memory()                       # as fxlib.train.train does for a CPU training
     try:
         rows = []
         for profile in args.profiles:
