@@ -101,7 +101,7 @@ PROFILES: dict[str, Profile] = {
                      rnn_epochs=160, rnn_batch=8, rnn_max_batches=10, rnn_lr=5e-3,
                      plateau_patience=8,
                      cafx_epochs=20, cafx_batch=16, cafx_max_batches=4,
-                     val_every=4, val_max_samples=441_000, arm_seeds=3,
+                     val_every=4, val_max_samples=441_000, arm_seeds=3, seed_repetitions=3,
                      df_iterations=200, cafx_df_iterations=20, df_n_s=4, df_batch=8,
                      df_log_every=10),
     "paper": Profile(name="paper", data_scale="full"),

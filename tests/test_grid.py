@@ -73,7 +73,8 @@ def test_repetition_plan_is_the_profiles_seeds_beyond_zero():
     rep = s.repetition_plan("DF C h64")
     assert [(p.key, p.teacher, p.notebooks) for p in rep] == [
         ("DF C h64 s1", "B std s0", ("06_seed_repetition",))]
-    assert [p.seed for p in Study("quick").repetition_plan("A")] == [1, 2, 3, 4]
+    assert [p.seed for p in Study("quick").repetition_plan("A")] == [1, 2]   # quick: 3 seeds
+    assert [p.seed for p in Study("paper").repetition_plan("A")] == [1, 2, 3, 4]
     assert [p.seed for p in s.repetition_plan("A", seeds=[0, 7])] == [7]
 
 
