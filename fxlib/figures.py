@@ -9,6 +9,10 @@ are the two panels of one figure), ``figA_<n>`` its appendix loss curves.
 ``write_results`` writes ``figures/results.md`` and ``figures/results.csv``: every thesis table
 with our numbers beside the thesis's, the seed repetition, and a line saying which profile, data
 and hardware produced them.
+
+``redraw`` is what ``07_figures`` runs: every figure whose runs exist, a list of the others with
+the notebook that trains them (in Colab a user may open 07 after only some notebooks), and the
+results files once every notebook's runs are there.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from .paths import figures_root
 from .plots import plot_loss_curves, plot_seed_band, plot_waveforms, save_figure
 from .report import csv_text
 from .study import ABLATIONS, seed_table, teacher_labels
+from .train import MissingRun
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,41 @@ def draw(study, notebook: Optional[str] = None, root=None, show: bool = False) -
     return out
 
 
+@dataclass
+class Redrawn:
+    """What ``redraw`` did: the files written, the figures left out for want of runs (by the
+    notebook that trains them), and the results files (None until every run exists)."""
+    paths: list
+    missing: dict            # notebook -> [figure names]
+    results: Optional[tuple] = None
+
+    def describe(self) -> str:
+        lines = [f"{len(self.paths)} files written"]
+        for notebook, names in self.missing.items():
+            lines.append(f"not drawn, their runs do not exist yet (run {notebook} first): "
+                         + ", ".join(names))
+        if self.results is None:
+            lines.append("results.md / results.csv need the runs of every notebook: not "
+                         "written")
+        else:
+            lines.append(f"results: {self.results[0]} and {self.results[1]}")
+        return "\n".join(lines)
+
+
+def redraw(study, root=None, timing: bool = True) -> Redrawn:
+    """Every catalogue figure whose runs exist (the study must not train: ``train=False``),
+    then ``write_results`` if nothing is missing (module notes)."""
+    out = Redrawn([], {})
+    for spec in FIGURES:
+        try:
+            out.paths += draw_one(study, spec, root)
+        except MissingRun:
+            out.missing.setdefault(spec.notebook, []).append(spec.name)
+    if not out.missing:
+        out.results = write_results(study, root, timing=timing)
+    return out
+
+
 def write_seed_repetition(info: dict, root=None) -> Path:
     path = figures_root(root) / SEED_FILE
     write_json(path, info)
@@ -192,5 +232,5 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
     return md, csv
 
 
-__all__ = ["FigureSpec", "FIGURES", "figure_specs", "draw", "draw_one", "write_results",
-           "write_seed_repetition", "read_seed_repetition", "SEED_FILE"]
+__all__ = ["FigureSpec", "FIGURES", "figure_specs", "draw", "draw_one", "redraw", "Redrawn",
+           "write_results", "write_seed_repetition", "read_seed_repetition", "SEED_FILE"]

@@ -1,22 +1,32 @@
-"""Small helpers for the study notebooks: listening and environment set-up.
+"""Small helpers for the study notebooks: set-up, listening.
 
-Notebooks call these instead of defining logic themselves. Everything degrades gracefully when
-run headless (papermill, nbval): audio players and widgets are plain display objects that need
-no live front-end to execute.
+Notebooks call these instead of defining logic themselves. ``setup(storage)`` is every
+notebook's first call: where its data, runs and figures live (Google Drive in Colab:
+``fxlib.colab``) and, in Colab, the widget front-end. Everything degrades gracefully when run
+headless (papermill, nbval): audio players and widgets are plain display objects that need no
+live front-end to execute.
 """
 from __future__ import annotations
 
-import sys
 from typing import Mapping
 
 import numpy as np
 from IPython.display import HTML, Audio, display
 
+from .colab import Storage, in_colab, use_storage
 from .thesis import SAMPLE_RATE
 
 
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
+def setup(storage: str = "auto") -> Storage:
+    """Point this notebook's data, runs and figures at ``storage`` -- ``"auto"`` (Google Drive
+    in Colab, this checkout's folders elsewhere), ``"local"``, ``"drive"`` or a folder
+    (``fxlib.colab.use_storage``) -- and, in Colab, turn on the custom widget manager that
+    progress bars and the model switcher need there. Returns the folders (``.describe()``)."""
+    roots = use_storage(storage)
+    if in_colab():
+        from google.colab import output       # only exists in Colab (or a test's stand-in)
+        output.enable_custom_widget_manager()
+    return roots
 
 
 def audio_player(x: np.ndarray, sample_rate: int = SAMPLE_RATE, normalize: bool = False):
@@ -41,11 +51,6 @@ def excerpt(x: np.ndarray, start: int, seconds: float = 4.0,
     return np.asarray(x[max(0, start):stop])
 
 
-#: Where the project lives: Colab badges and the notebooks' install cell point here.
-REPOSITORY = "fxlib/fxlib"
-BRANCH = "main"
-
-
 def renamed_parameter(name: str, value, **old):
     """A renamed notebook parameter: ``effect = renamed_parameter("effect", effect,
     device=device)`` keeps ``device`` (its old name, default None) working when papermill
@@ -56,12 +61,6 @@ def renamed_parameter(name: str, value, **old):
     print(f"note: the notebook parameter {old_name!r} is now called {name!r}; using "
           f"{old_name}={old_value!r}")
     return old_value
-
-
-def colab_url(notebook: str) -> str:
-    """The "Open in Colab" address of ``notebooks/<notebook>.ipynb`` on GitHub."""
-    return (f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/"
-            f"{notebook}.ipynb")
 
 
 def model_switcher(signals: Mapping[str, np.ndarray], sample_rate: int = SAMPLE_RATE,

@@ -134,6 +134,32 @@ def test_draw_a_notebook_draws_its_entries(fake_study, tmp_path):
         F.draw_one(fake_study, F.FigureSpec("x", "bars", (), "0", "nb", "t"), tmp_path)
 
 
+def test_redraw_draws_what_exists_and_names_the_notebooks_to_run(tmp_path):
+    """07_figures after only 01: its two figures, every other one listed under the notebook
+    that trains its runs, and no results files (they need every run)."""
+    trained = make_study(tmp_path / "runs")
+    for label in ("A", "B"):
+        fake_run(trained, label)
+    reuse = make_study(tmp_path / "runs", train=False)
+    done = F.redraw(reuse, tmp_path / "figures", timing=False)
+    assert [p.name for p in done.paths] == ["fig4_01_A_vs_B.png", "fig4_01_A_vs_B.svg",
+                                            "figA_01_loss_A_B.png", "figA_01_loss_A_B.svg"]
+    assert sorted(done.missing) == ["02_kd_on_A", "03_kd_on_B", "04_kd_B_to_A", "05_kd_to_C"]
+    assert done.missing["03_kd_on_B"] == [f.name for f in F.figure_specs("03_kd_on_B")]
+    assert done.results is None and not (tmp_path / "figures" / "results.md").exists()
+    text = done.describe()
+    assert "4 files written" in text and "(run 03_kd_on_B first)" in text
+    assert "results.md / results.csv need the runs of every notebook" in text
+
+
+def test_redraw_writes_the_results_once_every_run_exists(everything, tmp_path):
+    study, _ = everything
+    done = F.redraw(study, tmp_path, timing=False)
+    assert not done.missing and len(done.paths) == 2 * (len(F.FIGURES) - 1)   # no seed file
+    assert done.results == (tmp_path / "results.md", tmp_path / "results.csv")
+    assert done.results[0].is_file() and "results:" in done.describe()
+
+
 def test_seed_band_needs_the_seed_file_then_draws_every_seed(fake_study, tmp_path, monkeypatch):
     seeds_spec = spec("fig4_19_seed_band")
     root = tmp_path / "figures"

@@ -93,6 +93,30 @@ def test_resume_after_crash_is_exact(tmp_path, crash_after):
     assert resumed.history["train_loss"] == ref.history["train_loss"]
 
 
+def test_time_bound_checkpoints_resume_exactly(tmp_path, monkeypatch):
+    """With the time bound at 0 every epoch is checkpointed (not only the validations, every
+    2nd epoch here): a crash after epoch 3 resumes from epoch 3, to the uninterrupted weights."""
+    import fxlib.train.loop as loop
+    data = waveshaper_data()
+    ref = train(_cfg(), runs=tmp_path / "ref", data=data, progress=False)
+    monkeypatch.setattr(loop, "CHECKPOINT_EVERY_S", 0.0)
+
+    def boom(epoch, history):
+        if epoch == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train(_cfg(), runs=tmp_path / "cut", data=data, progress=False, callback=boom)
+    (cut_dir,) = (tmp_path / "cut").iterdir()
+    assert torch.load(cut_dir / "checkpoint.pt", weights_only=False)["epoch"] == 3
+    seen = []
+    resumed = train(_cfg(), runs=tmp_path / "cut", data=data, progress=False,
+                    callback=lambda e, h: seen.append(e))
+    assert seen == [4] and resumed.status == "resumed"
+    assert _equal_states(_state(resumed), _state(ref)) and resumed.metrics == ref.metrics
+    assert resumed.history == ref.history | {"epoch_time_s": resumed.history["epoch_time_s"]}
+
+
 def test_max_epochs_this_call_then_resume(tmp_path):
     data = waveshaper_data()
     ref = train(_cfg(), runs=tmp_path / "ref", data=data, progress=False)

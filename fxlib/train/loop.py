@@ -19,8 +19,11 @@ Supervised training (scratch, TOR; ``fxlib.train.supervised``) and data-free dis
 model's initial weights come from the seed), resumes from ``checkpoint.pt`` when there is one
 (the task's state, every RNG state, the epoch and the history) or starts fresh and writes the
 first checkpoint, then runs epochs until ``n_epochs``. It checkpoints atomically whenever the
-task asks, calls ``callback(epoch, history)`` after every epoch (an exception stops training;
-the last checkpoint stays and the next call resumes), and returns a "partial" result after
+task asks (supervised runs: at every validation) and, between those, after any epoch that ends
+``CHECKPOINT_EVERY_S`` seconds or more after the last checkpoint, so an interrupted run (a
+Colab disconnect) loses at most that much training plus one epoch. It calls
+``callback(epoch, history)`` after every epoch (an exception stops training; the last
+checkpoint stays and the next call resumes), and returns a "partial" result after
 ``max_epochs_this_call`` epochs. A resumed run ends with exactly the weights an uninterrupted
 one would have had (tested on CPU). ``guard`` wraps the epochs (DF: ``forbid_data_access``).
 """
@@ -30,6 +33,7 @@ import contextlib
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Optional
@@ -42,6 +46,13 @@ from .seeding import rng_states, seed_everything, set_rng_states
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
+#: Checkpoint after an epoch when the last checkpoint is at least this old (seconds), whether or
+#: not the task asked: what an interruption can cost at most, beyond the epoch in progress
+#: (docs/colab.md). Resuming from any epoch's checkpoint gives the weights of an uninterrupted
+#: run, so the time-dependent moments of these checkpoints change no result.
+CHECKPOINT_EVERY_S = 120.0
+#: Progress bars redraw at most this often (seconds): Colab's page freezes under fast updates.
+PROGRESS_INTERVAL_S = 0.5
 
 
 def plateau_reached(val_losses, patience: Optional[int], min_rel: float) -> bool:
@@ -106,14 +117,18 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
         task.start()
         epoch, status = 0, "trained"
 
+    last_save = time.monotonic()
+
     def checkpoint():
+        nonlocal last_save
         save_torch({"format": CHECKPOINT_FORMAT, **task.state_dict(), "rng": rng_states(),
                     "epoch": epoch, "history": task.history}, ckpt_path)
+        last_save = time.monotonic()
 
     if status == "trained":
         checkpoint()
     bar = tqdm(total=task.n_epochs, initial=epoch, disable=not show, unit=task.unit,
-               desc=path.name, dynamic_ncols=True)
+               desc=path.name, dynamic_ncols=True, mininterval=PROGRESS_INTERVAL_S)
     done_this_call = 0
     try:
         with guard if guard is not None else contextlib.nullcontext():
@@ -128,7 +143,7 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
                         f"run {path.name}: the training loss became {loss} in epoch {epoch}; "
                         "the run stops here (its last checkpoint is from before). Check the "
                         "data (fxlib.data.validate) and the profile's learning rate")
-                if save_now:
+                if save_now or time.monotonic() - last_save >= CHECKPOINT_EVERY_S:
                     checkpoint()
                 bar.set_postfix(postfix)
                 bar.update(1)
@@ -141,4 +156,5 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
 
 
 __all__ = ["TrainingDiverged", "FitResult", "run_loop", "plateau_reached", "save_torch",
-           "progress_enabled", "CHECKPOINT", "CHECKPOINT_FORMAT"]
+           "progress_enabled", "CHECKPOINT", "CHECKPOINT_FORMAT", "CHECKPOINT_EVERY_S",
+           "PROGRESS_INTERVAL_S"]
