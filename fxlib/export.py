@@ -1,13 +1,21 @@
-"""Export trained models for use outside Python: Wright/Proteus JSON (B/C) and ONNX (all).
+"""Export trained models: AIDA-X and Wright/Proteus JSON (B/C), ONNX (every model).
 
-    python -m fxlib.export runs/B-scratch-quick-s0-XXXXXXXX            # JSON (B/C) + ONNX
+    python -m fxlib.export runs/B16-tor-quick-s0-XXXXXXXX          # AIDA-X + JSON + ONNX
+    python -m fxlib.export runs/C8-tor-quick-s0-XXXXXXXX --format aidax
     python -m fxlib.export runs/A-scratch-quick-s0-XXXXXXXX --format onnx --out exported/
 
 Formats
 -------
+* **AIDA-X** (``fxlib.aidax``): RTNeural's Keras-style JSON, which the AIDA-X plugin loads for
+  LSTMs and GRUs of hidden size 8, 12, 16, 20, 32, 40, 64 or 80 -- every B and C of the study.
+  ``std`` runs are written with their standardiser folded in (exact). Metadata: the run, its
+  method, teacher, effect, profile and test ESR (``run_metadata``). Checked against Keras in
+  ``tests/test_export_aidax.py``.
 * **Wright et al. / Proteus JSON** (``fxlib.io.save_wright_json``): the format of Wright et
-  al.'s published pretrained models (``python -m fxlib.data fetch --pretrained``) and of
-  GuitarML's Proteus and NeuralPi plugins. The format has no input scaling: a ``std`` run
+  al.'s published pretrained models (``python -m fxlib.data fetch --pretrained``), for their
+  code and for tools that read it. GuitarML's Proteus reads this layout only into an LSTM of
+  hidden size 40 (NeuralPi: 20), so none of the study's models (64, 16, 8; GRUs) plays there:
+  use the AIDA-X file. The format has no input scaling: a ``std`` run
   (inputs standardised for data-free KD, docs/kd.md) cannot be written to it exactly, and is
   refused with a message that says so.
 * **ONNX** (``export_onnx``), for every model, through PyTorch's TorchScript-based exporter
@@ -50,15 +58,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._atomic import atomic_path
+from .aidax import AIDAX_HIDDEN, AidaXError, save_aidax
 from .io import save_wright_json
-from .models import CAFxFamily, RecurrentFamily, family_of
+from .models import CAFxFamily, RecurrentFamily, build_model, family_of
 from .models.cafx import CAFx
 from .models.rnn import RecurrentModel
 from .thesis import SAMPLE_RATE
 from .train import load_run
 
 __all__ = ["export_onnx", "OnnxModel", "OnnxStreamer", "export_run", "default_formats",
-           "ONNX_OPSET", "ExportError", "GRAPHS"]
+           "run_metadata", "FORMATS", "ONNX_OPSET", "ExportError", "GRAPHS"]
+
+#: The formats ``export_run`` writes (module notes).
+FORMATS = ("aidax", "json", "onnx")
 
 #: ONNX opset of exported graphs (ONNX Runtime >= 1.12 runs it).
 ONNX_OPSET = 17
@@ -286,15 +298,33 @@ class OnnxStreamer:
 
 
 # ------------------------------------------------------------------------------ runs
+def run_metadata(run) -> dict:
+    """What an exported file says about the model: which run, how trained, how good."""
+    c, data = run.config, run.config.get("data") or {}
+    return {"name": run.id, "model": c.get("model"), "method": c.get("method"),
+            "std": c.get("std"), "teacher": c.get("teacher"), "effect": data.get("device"),
+            "data": data.get("source"), "profile": c.get("profile"), "seed": c.get("seed"),
+            "test_esr": run.metrics.get("test_esr"), "samplerate": SAMPLE_RATE,
+            "exported_by": "fxlib"}
+
+
 def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
     """Export the model a run folder keeps; returns {format: path}. Default folder:
-    ``<run_dir>/export/``; file names are the run id plus the format's suffix."""
+    ``<run_dir>/export/``; file names are the run id plus the format's suffix (AIDA-X:
+    ``-aidax.json``)."""
     run = load_run(run_dir)
     model, stdz = run.load_model(), run.standardizer()
     out = Path(out_dir) if out_dir else run.path / "export"
     written = {}
     for fmt in formats:
-        if fmt == "json":
+        if fmt == "aidax":
+            kw = {"input_mean": stdz.mean, "input_std": stdz.std} if stdz else {}
+            try:
+                written["aidax"] = save_aidax(model, out / f"{run.id}-aidax.json",
+                                              metadata=run_metadata(run), **kw)
+            except AidaXError as err:
+                raise ExportError(f"{run.id}: {err}") from None
+        elif fmt == "json":
             if not isinstance(model, RecurrentModel):
                 raise ExportError(f"{run.id}: the Wright/Proteus JSON format holds B/C "
                                   f"(LSTM/GRU) models only; export {run.config['model']} as "
@@ -310,24 +340,28 @@ def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
             written["onnx"] = export_onnx(model, out / f"{run.id}.onnx",
                                           name=run.config["model"], **kw)
         else:
-            raise ExportError(f"unknown format {fmt!r}; choose json or onnx")
+            raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return written
 
 
 def default_formats(run) -> tuple[str, ...]:
-    """JSON (for B/C runs on raw audio) and ONNX; ONNX only for the others."""
-    json_ok = isinstance(run.family, RecurrentFamily) and run.standardizer() is None
-    return ("json", "onnx") if json_ok else ("onnx",)
+    """AIDA-X (B/C runs of a size it loads), Wright/Proteus JSON (B/C runs on raw audio), and
+    ONNX for every run."""
+    rnn = isinstance(run.family, RecurrentFamily)
+    aidax = rnn and build_model(run.config["model"]).hidden_size in AIDAX_HIDDEN
+    json_ok = rnn and run.standardizer() is None
+    return tuple(f for f, ok in (("aidax", aidax), ("json", json_ok), ("onnx", True)) if ok)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fxlib.export",
-                                description="Export a trained run's model (JSON for B/C "
-                                            "plugins, ONNX for any model).")
+                                description="Export a trained run's model (AIDA-X and "
+                                            "Wright/Proteus JSON for B/C, ONNX for any "
+                                            "model).")
     p.add_argument("run", help="a run folder (runs/<id>)")
-    p.add_argument("--format", nargs="+", default=None, choices=("json", "onnx"),
-                   help="default: json and onnx for B/C (json skipped for std runs), onnx "
-                        "for A/Av2")
+    p.add_argument("--format", nargs="+", default=None, choices=FORMATS,
+                   help="aidax (AIDA-X plugin), json (Wright et al. / Proteus), onnx; default: "
+                        "all three for B/C (json skipped for std runs), onnx for A/Av2")
     p.add_argument("--out", default=None, help="folder (default: <run>/export)")
     args = p.parse_args(argv)
     try:

@@ -1,8 +1,9 @@
 """Read and write the Wright et al. JSON model format (B/C models).
 
 The format of the pretrained models published with Wright, Damskägg & Välimäki (DAFx 2019) in
-Alec-Wright/Automated-GuitarAmpModelling (``Results/<name>/model_best.json``), also loaded by
-GuitarML's Proteus/NeuralPi plugins::
+Alec-Wright/Automated-GuitarAmpModelling (``Results/<name>/model_best.json``). GuitarML's
+Proteus and NeuralPi plugins read the same layout, but only into an LSTM of hidden size 40
+(Proteus) or 20 (NeuralPi): for playing the study's models in a plugin, see ``fxlib.aidax``::
 
     {"model_data": {"model": "SimpleRNN", "input_size": 1, "output_size": 1,
                     "unit_type": "LSTM" | "GRU", "num_layers": 1, "hidden_size": H,

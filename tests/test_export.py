@@ -132,7 +132,8 @@ def test_export_run_json_and_onnx_for_a_student(tmp_path, capsys):
     run = _fake_run(tmp_path, "C8")
     assert main([str(run)]) == 0
     written = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(written) == {"json", "onnx"}
+    assert set(written) == {"aidax", "json", "onnx"}
+    assert json.loads(Path(written["aidax"]).read_text())["metadata"]["model"] == "C8"
     original = build_model("C8")
     original.load_state_dict(torch.load(run / "model.pt", weights_only=True))
     back = load_wright_json(written["json"])
@@ -150,8 +151,11 @@ def test_export_run_refuses_json_where_it_cannot_be_exact(tmp_path, capsys):
     std = _fake_run(tmp_path / "s", "B8", std={"mean": 0.0, "std": 0.1})
     with pytest.raises(ExportError, match="std"):
         export_run(std, formats=("json",))
-    assert main([str(std)]) == 0                    # default formats: onnx only for std runs
+    with pytest.raises(ExportError, match="AIDA-X"):
+        export_run(cafx, formats=("aidax",))
+    assert main([str(std)]) == 0                    # default formats: no Wright JSON for std
     written = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert list(written) == ["onnx"] and OnnxModel(written["onnx"]).std == 0.1
+    assert list(written) == ["aidax", "onnx"] and OnnxModel(written["onnx"]).std == 0.1
+    assert json.loads(Path(written["aidax"]).read_text())["in_gain"] == pytest.approx(20.0)
     assert main([str(tmp_path / "missing")]) == 1
     assert "not a complete run" in capsys.readouterr().err

@@ -44,7 +44,10 @@ Decisions:
   official setting and is kept; the direction of L_G is tested at lr 1e-4.
 * **Determinism.** All noise (z, x_p) is drawn from the distiller's own ``torch.Generator``
   seeded by ``seed``; with the same seed and the same initial weights two runs on CPU give
-  identical weights.
+  identical weights. That generator lives on the CPU even when the models are on a GPU (the
+  noise is drawn there, then moved: ~0.8 MB per student step at the paper's batch), so a CUDA
+  run sees the very noise a CPU run of the same seed sees, and ``python -m fxlib.gpucheck`` can
+  compare their first steps (CUDA's generator draws a different sequence from the same seed).
 """
 from __future__ import annotations
 
@@ -90,8 +93,12 @@ class Generator(nn.Module):
         return self.input_scale * self.out(torch.tanh(self.hidden(z)))
 
     def sample_z(self, batch: int, rng: Optional[torch.Generator] = None) -> torch.Tensor:
+        """z ~ N(0, 1), drawn on ``rng``'s device (the distiller's is on the CPU: module
+        notes, 'Determinism') and moved to the generator's."""
         p = self.out.weight
-        return torch.randn(batch, self.z_dim, generator=rng, device=p.device, dtype=p.dtype)
+        where = rng.device if rng is not None else p.device
+        return torch.randn(batch, self.z_dim, generator=rng, device=where,
+                           dtype=p.dtype).to(p.device)
 
     def extra_repr(self) -> str:
         return f"segment_length={self.segment_length}, input_scale={self.input_scale:g}"
@@ -197,7 +204,7 @@ class DFDistiller:
         self.input_scale = generator.input_scale if input_scale is None else float(input_scale)
         if not self.input_scale > 0:
             raise ValueError(f"input_scale must be > 0, got {self.input_scale}")
-        self.rng = torch.Generator(device=generator.out.weight.device).manual_seed(seed)
+        self.rng = torch.Generator().manual_seed(seed)   # on the CPU, whatever the device
         self.iteration = 0
 
     # -- pieces ------------------------------------------------------------------------------
@@ -208,9 +215,9 @@ class DFDistiller:
     def sample_noise_inputs(self) -> torch.Tensor:
         """x_p ~ N(0, input_scale²), (batch_size, segment_length)."""
         p = self.generator.out.weight
-        return self.input_scale * torch.randn(self.batch_size, self.generator.segment_length,
-                                              generator=self.rng, device=p.device,
-                                              dtype=p.dtype)
+        x = torch.randn(self.batch_size, self.generator.segment_length, generator=self.rng,
+                        dtype=p.dtype)
+        return self.input_scale * x.to(p.device)
 
     def generator_step(self, z: Optional[torch.Tensor] = None) -> float:
         """One G update on a fresh z (or the given one; student and teacher frozen); returns L_G."""
