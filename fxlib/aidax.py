@@ -4,7 +4,8 @@ AIDA-X (AidaDSP; LV2 / VST3 / CLAP plugin and MOD devices) plays RTNeural models
 RTNeural's Keras-style JSON. Its loader (``src/model_variant.hpp``, ``src/aidadsp-plugin.cpp``)
 accepts exactly one LSTM or GRU layer of hidden size ``AIDAX_HIDDEN`` followed by one dense
 layer with one output, 1 to 3 inputs (the audio, then up to two knobs), and ``in_skip`` 0 or 1
-(1: the input sample is added to the model's output, which is what B and C do)::
+(1: the input sample is added to the model's output, which is what B and C do; 0 for a
+``-noskip`` model)::
 
     {"in_shape": [null, null, 1], "in_skip": 1, "in_gain": <dB, optional>,
      "layers": [{"type": "lstm" | "gru", "activation": "tanh", "shape": [null, null, H],
@@ -91,9 +92,9 @@ def aidax_document(model: RecurrentModel, *, input_mean: float = 0.0, input_std:
         else:
             bias = b_ih + b_hh
         kernel = lin.weight.double().t()
-        dense_bias = lin.bias.double() - shift      # the skip's - mean / std
+        dense_bias = lin.bias.double() - (shift if model.skip else 0.0)   # the skip's - m / s
     f32 = lambda t: t.float().tolist()              # noqa: E731  (what the plugin reads)
-    doc = {"in_shape": [None, None, 1], "in_skip": 1,
+    doc = {"in_shape": [None, None, 1], "in_skip": int(model.skip),
            "layers": [{"type": _TYPES[model.cell], "activation": "tanh",
                        "shape": [None, None, H],
                        "weights": [f32(w_ih.t()), f32(w_hh.t()), f32(bias)]},

@@ -15,7 +15,9 @@ Formats
   al.'s published pretrained models (``python -m fxlib.data fetch --pretrained``), for their
   code and for tools that read it. GuitarML's Proteus reads this layout only into an LSTM of
   hidden size 40 (NeuralPi: 20), so none of the study's models (64, 16, 8; GRUs) plays there:
-  use the AIDA-X file. The format has no input scaling: a ``std`` run
+  use the AIDA-X file. Format ``proteus`` writes the same layout as ``<run>-proteus.json`` for
+  the models those plugins do play (``B40``, ``B20``: ``check_proteus``) and refuses the
+  others, naming the AIDA-X file. The format has no input scaling: a ``std`` run
   (inputs standardised for data-free KD, docs/kd.md) cannot be written to it exactly, and is
   refused with a message that says so.
 * **ONNX** (``export_onnx``), for every model, through PyTorch's TorchScript-based exporter
@@ -67,10 +69,11 @@ from .thesis import SAMPLE_RATE
 from .train import load_run
 
 __all__ = ["export_onnx", "OnnxModel", "OnnxStreamer", "export_run", "default_formats",
-           "run_metadata", "FORMATS", "ONNX_OPSET", "ExportError", "GRAPHS"]
+           "run_metadata", "check_proteus", "proteus_fits", "PROTEUS_PLUGINS", "FORMATS",
+           "ONNX_OPSET", "ExportError", "GRAPHS"]
 
 #: The formats ``export_run`` writes (module notes).
-FORMATS = ("aidax", "json", "onnx")
+FORMATS = ("aidax", "json", "proteus", "onnx")
 
 #: ONNX opset of exported graphs (ONNX Runtime >= 1.12 runs it).
 ONNX_OPSET = 17
@@ -88,10 +91,12 @@ class _RNNGraph(nn.Module):
     def __init__(self, model: RecurrentModel):
         super().__init__()
         self.rec, self.lin, self.lstm = model.rec, model.lin, model.cell == "LSTM"
+        self.skip = model.skip
 
     def forward(self, x, h, c=None):
         o, state = self.rec(x.unsqueeze(-1), (h, c) if self.lstm else h)
-        y = x + self.lin(o).squeeze(-1)
+        y = self.lin(o).squeeze(-1)
+        y = x + y if self.skip else y
         return (y, *state) if self.lstm else (y, state)
 
 
@@ -298,6 +303,29 @@ class OnnxStreamer:
 
 
 # ------------------------------------------------------------------------------ runs
+#: The plugins that read the Wright et al. JSON layout, and the one model each is compiled for:
+#: GuitarML's Proteus (``src/RTNeuralLSTM.cpp``) and NeuralPi; both add the input (the skip).
+PROTEUS_PLUGINS = {40: "Proteus", 20: "NeuralPi"}
+
+
+def proteus_fits(model) -> bool:
+    return (isinstance(model, RecurrentModel) and model.cell == "LSTM" and model.skip
+            and model.hidden_size in PROTEUS_PLUGINS)
+
+
+def check_proteus(model, name: str = "this model") -> None:
+    """Refuse a model Proteus / NeuralPi would not play (they read the Wright JSON layout into
+    a compiled LSTM of hidden size 40 / 20 with the skip)."""
+    if not proteus_fits(model):
+        what = (f"an {model.cell} of hidden size {model.hidden_size}"
+                + ("" if model.skip else " without the skip"))
+        raise ExportError(f"{name}: Proteus plays an LSTM of hidden size 40 and NeuralPi one of "
+                          f"20, both with the skip; {what} would not load there. Export it as "
+                          "aidax (AIDA-X loads LSTMs and GRUs of hidden size 8-80), or train a "
+                          "B40 / B20 (python -m fxlib.train --model B40 --method tor --teacher "
+                          "RUN)")
+
+
 def run_metadata(run) -> dict:
     """What an exported file says about the model: which run, how trained, how good."""
     c, data = run.config, run.config.get("data") or {}
@@ -324,7 +352,7 @@ def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
                                               metadata=run_metadata(run), **kw)
             except AidaXError as err:
                 raise ExportError(f"{run.id}: {err}") from None
-        elif fmt == "json":
+        elif fmt in ("json", "proteus"):
             if not isinstance(model, RecurrentModel):
                 raise ExportError(f"{run.id}: the Wright/Proteus JSON format holds B/C "
                                   f"(LSTM/GRU) models only; export {run.config['model']} as "
@@ -333,8 +361,13 @@ def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
                 raise ExportError(f"{run.id} is a 'std' run (inputs standardised with mean "
                                   f"{stdz.mean:.3g}, std {stdz.std:.3g}); the JSON format has no "
                                   "input scaling, so the plugin would play it wrong: export it "
-                                  "as onnx (which records the standardiser)")
-            written["json"] = save_wright_json(model, out / f"{run.id}.json")
+                                  "as aidax (the standardiser folded in) or onnx (which records "
+                                  "it)")
+            if fmt == "proteus":
+                check_proteus(model, run.id)
+                written[fmt] = save_wright_json(model, out / f"{run.id}-proteus.json")
+            else:
+                written[fmt] = save_wright_json(model, out / f"{run.id}.json")
         elif fmt == "onnx":
             kw = {"input_mean": stdz.mean, "input_std": stdz.std} if stdz else {}
             written["onnx"] = export_onnx(model, out / f"{run.id}.onnx",
@@ -345,12 +378,15 @@ def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
 
 
 def default_formats(run) -> tuple[str, ...]:
-    """AIDA-X (B/C runs of a size it loads), Wright/Proteus JSON (B/C runs on raw audio), and
-    ONNX for every run."""
+    """AIDA-X (B/C runs of a size it loads), Wright et al. JSON (B/C runs on raw audio), the
+    same as ``-proteus.json`` where Proteus / NeuralPi play it (B40 / B20), and ONNX."""
     rnn = isinstance(run.family, RecurrentFamily)
-    aidax = rnn and build_model(run.config["model"]).hidden_size in AIDAX_HIDDEN
+    model = build_model(run.config["model"])
+    aidax = rnn and model.hidden_size in AIDAX_HIDDEN
     json_ok = rnn and run.standardizer() is None
-    return tuple(f for f, ok in (("aidax", aidax), ("json", json_ok), ("onnx", True)) if ok)
+    proteus = json_ok and proteus_fits(model)
+    return tuple(f for f, ok in (("aidax", aidax), ("json", json_ok), ("proteus", proteus),
+                                 ("onnx", True)) if ok)
 
 
 def main(argv=None) -> int:
@@ -360,8 +396,9 @@ def main(argv=None) -> int:
                                             "model).")
     p.add_argument("run", help="a run folder (runs/<id>)")
     p.add_argument("--format", nargs="+", default=None, choices=FORMATS,
-                   help="aidax (AIDA-X plugin), json (Wright et al. / Proteus), onnx; default: "
-                        "all three for B/C (json skipped for std runs), onnx for A/Av2")
+                   help="aidax (AIDA-X plugin), json (Wright et al.), proteus (the same for "
+                        "Proteus / NeuralPi: B40 / B20 only), onnx; default: every format the "
+                        "run fits")
     p.add_argument("--out", default=None, help="folder (default: <run>/export)")
     args = p.parse_args(argv)
     try:

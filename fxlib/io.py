@@ -14,8 +14,9 @@ Proteus and NeuralPi plugins read the same layout, but only into an LSTM of hidd
 
 Weights are nested lists in PyTorch's own ``nn.LSTM``/``nn.GRU`` + ``nn.Linear`` layout, which is
 exactly ``RecurrentModel``'s (sub-modules ``rec`` and ``lin``), so no re-ordering is needed.
-Only what ``RecurrentModel`` is can be read: one layer, mono in/out, skip on, biases on; any
-other file is refused with a message saying which field differs.
+Only what ``RecurrentModel`` is can be read: one layer, mono in/out, biases on, ``skip`` 1 (the
+input added to the output, as in the study's models) or 0 (a ``-noskip`` model); any other file is
+refused with a message saying which field differs.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from ._atomic import write_json
 from .models.rnn import RecurrentModel
 
 _REQUIRED = {"model": "SimpleRNN", "input_size": 1, "output_size": 1, "num_layers": 1,
-             "skip": 1, "bias_fl": True}
+             "bias_fl": True}
+_SKIPS = (0, 1)
 _KEYS = ("rec.weight_ih_l0", "rec.weight_hh_l0", "rec.bias_ih_l0", "rec.bias_hh_l0",
          "lin.weight", "lin.bias")
 
@@ -54,14 +56,18 @@ def load_wright_json(path: str | os.PathLike) -> RecurrentModel:
     for key, want in _REQUIRED.items():
         if key in meta and meta[key] != want:
             raise ModelFormatError(f"{path}: model_data.{key} = {meta[key]!r}, fxlib supports "
-                                   f"only {want!r} (single-layer mono SimpleRNN with skip)")
+                                   f"only {want!r} (single-layer mono SimpleRNN)")
+    skip = meta.get("skip", 1)
+    if skip not in _SKIPS:
+        raise ModelFormatError(f"{path}: model_data.skip = {skip!r}; fxlib reads 1 (the input "
+                               "added to the output) or 0 (no skip)")
     unit = str(meta.get("unit_type", "")).upper()
     if unit not in ("LSTM", "GRU"):
         raise ModelFormatError(f"{path}: unit_type {meta.get('unit_type')!r} is not LSTM or GRU")
     missing = [k for k in _KEYS if k not in weights]
     if missing:
         raise ModelFormatError(f"{path}: state_dict lacks {', '.join(missing)}")
-    model = RecurrentModel(unit, int(meta["hidden_size"]))
+    model = RecurrentModel(unit, int(meta["hidden_size"]), skip=bool(skip))
     tensors = {k: torch.tensor(weights[k], dtype=torch.float32) for k in _KEYS}
     expected = model.state_dict()
     for k, t in tensors.items():
@@ -79,7 +85,8 @@ def save_wright_json(model: RecurrentModel, path: str | os.PathLike) -> Path:
                         f"{type(model).__name__}")
     state = model.state_dict()
     doc = {
-        "model_data": {**_REQUIRED, "unit_type": model.cell, "hidden_size": model.hidden_size},
+        "model_data": {**_REQUIRED, "unit_type": model.cell, "hidden_size": model.hidden_size,
+                       "skip": int(model.skip)},
         "state_dict": {k: state[k].detach().cpu().to(torch.float32).tolist() for k in _KEYS},
     }
     path = Path(path)

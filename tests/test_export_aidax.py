@@ -45,9 +45,9 @@ def _audio(seconds=10, seed=0) -> np.ndarray:
     return x.reshape(seconds, SR).astype(np.float32)
 
 
-def _model(cell: str, hidden: int, seed: int = 0) -> RecurrentModel:
+def _model(cell: str, hidden: int, seed: int = 0, skip: bool = True) -> RecurrentModel:
     torch.manual_seed(seed)
-    model = RecurrentModel(cell, hidden)
+    model = RecurrentModel(cell, hidden, skip=skip)
     with torch.no_grad():                       # larger than the default init: saturating gates
         for p in model.rec.parameters():
             p.mul_(2.0)
@@ -86,10 +86,19 @@ def test_keras_plays_the_file_as_fxlib_plays_the_model(tmp_path, cell, hidden):
     assert np.abs(got - ref).max() <= 1e-5
 
 
-@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
-def test_std_runs_fold_their_standardiser_exactly(tmp_path, cell):
+def test_noskip_models_have_in_skip_0(tmp_path):
+    model, x = _model("LSTM", 16, skip=False), _audio(seconds=2)
+    path = save_aidax(model, tmp_path / "noskip.json")
+    assert json.loads(path.read_text())["in_skip"] == 0
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    assert np.abs(keras_from_file(path)(x) - ref).max() <= 1e-5
+
+
+@pytest.mark.parametrize("cell,skip", [("LSTM", True), ("GRU", True), ("GRU", False)])
+def test_std_runs_fold_their_standardiser_exactly(tmp_path, cell, skip):
     """A std model plays (x - mean) / std: the file's in_gain and folded biases do the same."""
-    model, x = _model(cell, 8, seed=1), _audio(seconds=2, seed=1)
+    model, x = _model(cell, 8, seed=1, skip=skip), _audio(seconds=2, seed=1)
     mean, std = 0.013, 0.21
     path = save_aidax(model, tmp_path / "std.json", input_mean=mean, input_std=std)
     with torch.no_grad():

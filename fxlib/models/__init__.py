@@ -7,13 +7,20 @@
 | B, B16, B8 | LSTM with 64 / 16 / 8 hidden units            | 17,217 / 1,233 / 361 |
 | C, C16, C8 | GRU with 64 / 16 / 8 hidden units             | 12,929 / 929 / 273 |
 
+Beyond the study's names, ``build_model`` builds any recurrent model by name: ``B<H>`` (LSTM) or
+``C<H>`` (GRU) with H hidden units (``B40`` for a plugin compiled for 40 units, ``C32``...), and
+with ``-noskip`` appended the same without the input skip (``B16-noskip``: NAM's LSTM form).
+They train, export and stream like B and C (``is_model_name``; docs/models.md, section 'Playing
+the models in plugins').
+
 Layer-by-layer specs and the parameter arithmetic: docs/models.md. Each name belongs to a model
 family (``FAMILIES``, ``family_of``): the type that knows how its models train, validate and
 run on whole signals (``fxlib.models.family``).
 """
 from __future__ import annotations
 
-from typing import Callable, Dict
+import re
+from typing import Callable, Dict, Optional
 
 from torch import nn
 
@@ -44,13 +51,46 @@ MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 #: Family name per model name: "cafx" (A-family, frame-based) or "rnn" (B/C, sample-recurrent).
 FAMILY: dict[str, str] = {name: family.name for name, (family, _) in _REGISTRY.items()}
 
+#: Recurrent models by name beyond the study's (module notes): B<H> / C<H>, optional -noskip.
+_RNN_NAME = re.compile(r"^([BC])([1-9][0-9]*)?(-noskip)?$")
+MAX_HIDDEN = 1024
+_NAMES_HELP = (f"{', '.join(MODEL_NAMES)}, or B<H> / C<H> (LSTM / GRU with H hidden units, "
+               f"1-{MAX_HIDDEN}; B and C are H = 64), optionally with -noskip")
+
+
+def rnn_spec(name: str) -> Optional[tuple[str, int, bool]]:
+    """``(cell, hidden size, skip)`` of a recurrent model name, None for any other name.
+    ``B64`` / ``C64`` are refused: the study calls them B and C (one name per model, so one run
+    folder per model)."""
+    m = _RNN_NAME.match(name) if isinstance(name, str) else None
+    if m is None:
+        return None
+    hidden = int(m.group(2)) if m.group(2) else 64
+    if m.group(2) == "64" or hidden > MAX_HIDDEN:
+        return None
+    return ("LSTM" if m.group(1) == "B" else "GRU", hidden, m.group(3) is None)
+
+
+def is_model_name(name: str) -> bool:
+    """True for a name ``build_model`` builds (module notes)."""
+    return name in _REGISTRY or rnn_spec(name) is not None
+
+
+def _unknown(name) -> ValueError:
+    hint = " (that model is called B or C)" if name in ("B64", "C64") else ""
+    return ValueError(f"unknown model {name!r}{hint}; choose one of {_NAMES_HELP}")
+
 
 def build_model(name: str) -> nn.Module:
-    """A freshly initialised model of the registry (use ``torch.manual_seed`` first to fix it)."""
-    try:
+    """A freshly initialised model of the registry, or any ``B<H>`` / ``C<H>`` (module notes);
+    use ``torch.manual_seed`` first to fix it."""
+    if name in _REGISTRY:
         return _REGISTRY[name][1]()
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}") from None
+    spec = rnn_spec(name)
+    if spec is None:
+        raise _unknown(name)
+    cell, hidden, skip = spec
+    return RecurrentModel(cell, hidden, skip=skip)
 
 
 def family_of(model: str | nn.Module) -> ModelFamily:
@@ -65,7 +105,9 @@ def family_of(model: str | nn.Module) -> ModelFamily:
         return FAMILIES[model]
     if model in _REGISTRY:
         return _REGISTRY[model][0]
-    raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
+    if rnn_spec(model) is not None:
+        return _RNN
+    raise _unknown(model)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -74,5 +116,6 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["MODEL_NAMES", "FAMILY", "FAMILIES", "family_of", "build_model", "count_parameters",
+           "is_model_name", "rnn_spec", "MAX_HIDDEN",
            "ModelFamily", "RecurrentFamily", "CAFxFamily",
            "CAFx", "CAFxConfig", "RecurrentModel", "RNNStream", "SAAF"]

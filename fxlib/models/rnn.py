@@ -6,6 +6,10 @@ models (B, C)')::
 
     y[n] = x[n] + Linear(h[n]),   h[n] = RNN(x[n], h[n-1]),   h[-1] = 0
 
+``skip=False`` drops the ``x[n]`` term: ``y[n] = Linear(h[n])``, the form of NAM's LSTM (it has no
+input skip), for students meant for that plugin (docs/models.md, section 'Playing the models in
+plugins'). The study's models all have the skip.
+
 Sub-modules are named ``rec`` and ``lin`` as in the original code, so the Wright et al. JSON
 weights load without renaming (``fxlib.io``).
 
@@ -72,7 +76,7 @@ LSTM_KERNEL_HIDDEN: frozenset = frozenset({8, 16, 64})
 class RecurrentModel(nn.Module):
     """Single-layer LSTM/GRU effect model with input skip connection."""
 
-    def __init__(self, cell: str = "LSTM", hidden_size: int = 64):
+    def __init__(self, cell: str = "LSTM", hidden_size: int = 64, skip: bool = True):
         super().__init__()
         cell = cell.upper()
         if cell not in _CELLS:
@@ -81,6 +85,7 @@ class RecurrentModel(nn.Module):
             raise ValueError(f"hidden_size must be positive, got {hidden_size}")
         self.cell = cell
         self.hidden_size = hidden_size
+        self.skip = bool(skip)
         self.rec = _CELLS[cell](input_size=1, hidden_size=hidden_size, num_layers=1,
                                 batch_first=True)
         self.lin = nn.Linear(hidden_size, 1)
@@ -117,10 +122,11 @@ class RecurrentModel(nn.Module):
             h_tm = h.transpose(0, 1)
             w, b = self.lin.weight[0], self.lin.bias
             read = torch.mv(h_tm.reshape(-1, self.hidden_size), w).reshape(h_tm.shape[:2]).t()
-            y = x + (read + b)
+            y = x + (read + b) if self.skip else read + b
         else:
             h, state = self.rec(x.unsqueeze(-1), state)
-            y = x + self.lin(h).squeeze(-1)
+            y = self.lin(h).squeeze(-1)
+            y = x + y if self.skip else y
         return (y.squeeze(0) if squeeze else y), state
 
     def _use_kernel(self, x: torch.Tensor, state: Optional[State]) -> bool:
@@ -158,7 +164,7 @@ class RecurrentModel(nn.Module):
         return state.detach()
 
     def extra_repr(self) -> str:
-        return f"cell={self.cell}, hidden_size={self.hidden_size}, skip=True"
+        return f"cell={self.cell}, hidden_size={self.hidden_size}, skip={self.skip}"
 
 
 class RNNStream:

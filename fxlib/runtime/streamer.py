@@ -238,8 +238,14 @@ class Streamer:
         except TypeError:
             raise TypeError(f"Streamer supports RecurrentModel (B/C) and CAFx (A/Av2), got "
                             f"{type(model).__name__}") from None
+        no_skip = isinstance(model, RecurrentModel) and not model.skip
         if backend == "auto":
-            backend = next(iter(engines))
+            # the numba kernels add the input sample (the skip) in their last step: a -noskip
+            # model (NAM's LSTM form) streams through PyTorch
+            backend = "torch" if no_skip else next(iter(engines))
+        if backend == "numba" and no_skip:
+            raise ValueError("the numba streaming kernels add the input (the skip); a model "
+                             "without it (-noskip) streams with backend='torch' or 'auto'")
         if backend not in engines:
             raise ValueError(f"backend {backend!r} is not available for "
                              f"{family_of(model).name} models; choose one of "

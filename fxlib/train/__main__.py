@@ -14,15 +14,24 @@ import argparse
 import json
 import sys
 
-from ..models import MODEL_NAMES
+from ..models import MODEL_NAMES, is_model_name
 from ..profiles import PROFILE_NAMES
 from .config import KD_DEFAULTS, METHODS, TrainConfig
 from .trainer import train
 
 
+def _model_name(name: str) -> str:
+    if not is_model_name(name):
+        raise argparse.ArgumentTypeError(f"unknown model {name!r}: use {', '.join(MODEL_NAMES)} "
+                                         "or B<H> / C<H> (optionally -noskip)")
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fxlib.train", description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--model", required=True, type=_model_name, metavar="MODEL",
+                   help=f"{', '.join(MODEL_NAMES)}, or any B<H> / C<H> (LSTM / GRU with H "
+                        "hidden units, e.g. B40 for Proteus), optionally -noskip (NAM)")
     p.add_argument("--method", default="scratch", choices=METHODS,
                    help="scratch, tor (teacher outlier rejection) or df (data-free KD)")
     p.add_argument("--teacher", default=None, metavar="RUN",
