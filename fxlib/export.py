@@ -20,6 +20,9 @@ Formats
   others, naming the AIDA-X file. The format has no input scaling: a ``std`` run
   (inputs standardised for data-free KD, docs/kd.md) cannot be written to it exactly, and is
   refused with a message that says so.
+* **NAM** (``fxlib.nam``): ``<run>.nam`` for LSTMs without the input skip (``B<H>-noskip``),
+  the only models NAM's LSTM expresses exactly; checked by the ``neural-amp-modeler`` package
+  and against NAM's example file layout in ``tests/test_export_nam.py``.
 * **ONNX** (``export_onnx``), for every model, through PyTorch's TorchScript-based exporter
   (``dynamo=False``: in torch 2.13 it exports ``nn.LSTM``/``nn.GRU`` as the native ONNX
   ``LSTM``/``GRU`` operators and handles a dynamic number of samples; the dynamo exporter's
@@ -62,6 +65,7 @@ from torch import nn
 from ._atomic import atomic_path
 from .aidax import AIDAX_HIDDEN, AidaXError, save_aidax
 from .io import save_wright_json
+from .nam import NamError, save_nam
 from .models import CAFxFamily, RecurrentFamily, build_model, family_of
 from .models.cafx import CAFx
 from .models.rnn import RecurrentModel
@@ -73,7 +77,7 @@ __all__ = ["export_onnx", "OnnxModel", "OnnxStreamer", "export_run", "default_fo
            "ONNX_OPSET", "ExportError", "GRAPHS"]
 
 #: The formats ``export_run`` writes (module notes).
-FORMATS = ("aidax", "json", "proteus", "onnx")
+FORMATS = ("aidax", "json", "proteus", "nam", "onnx")
 
 #: ONNX opset of exported graphs (ONNX Runtime >= 1.12 runs it).
 ONNX_OPSET = 17
@@ -336,6 +340,10 @@ def run_metadata(run) -> dict:
             "exported_by": "fxlib"}
 
 
+#: Plugin formats whose writers take the run's metadata and fold a standardiser in.
+_PLUGIN_WRITERS = {"aidax": (save_aidax, "-aidax.json"), "nam": (save_nam, ".nam")}
+
+
 def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
     """Export the model a run folder keeps; returns {format: path}. Default folder:
     ``<run_dir>/export/``; file names are the run id plus the format's suffix (AIDA-X:
@@ -345,12 +353,13 @@ def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
     out = Path(out_dir) if out_dir else run.path / "export"
     written = {}
     for fmt in formats:
-        if fmt == "aidax":
+        if fmt in _PLUGIN_WRITERS:            # AIDA-X, NAM: the standardiser folded in
+            save, suffix = _PLUGIN_WRITERS[fmt]
             kw = {"input_mean": stdz.mean, "input_std": stdz.std} if stdz else {}
             try:
-                written["aidax"] = save_aidax(model, out / f"{run.id}-aidax.json",
-                                              metadata=run_metadata(run), **kw)
-            except AidaXError as err:
+                written[fmt] = save(model, out / f"{run.id}{suffix}",
+                                    metadata=run_metadata(run), **kw)
+            except (AidaXError, NamError) as err:
                 raise ExportError(f"{run.id}: {err}") from None
         elif fmt in ("json", "proteus"):
             if not isinstance(model, RecurrentModel):
@@ -379,14 +388,16 @@ def export_run(run_dir, out_dir=None, formats=("json", "onnx")) -> dict:
 
 def default_formats(run) -> tuple[str, ...]:
     """AIDA-X (B/C runs of a size it loads), Wright et al. JSON (B/C runs on raw audio), the
-    same as ``-proteus.json`` where Proteus / NeuralPi play it (B40 / B20), and ONNX."""
+    same as ``-proteus.json`` where Proteus / NeuralPi play it (B40 / B20), ``.nam`` for
+    LSTMs without the skip, and ONNX."""
     rnn = isinstance(run.family, RecurrentFamily)
     model = build_model(run.config["model"])
     aidax = rnn and model.hidden_size in AIDAX_HIDDEN
     json_ok = rnn and run.standardizer() is None
     proteus = json_ok and proteus_fits(model)
+    nam = rnn and model.cell == "LSTM" and not model.skip
     return tuple(f for f, ok in (("aidax", aidax), ("json", json_ok), ("proteus", proteus),
-                                 ("onnx", True)) if ok)
+                                 ("nam", nam), ("onnx", True)) if ok)
 
 
 def main(argv=None) -> int:
@@ -397,8 +408,8 @@ def main(argv=None) -> int:
     p.add_argument("run", help="a run folder (runs/<id>)")
     p.add_argument("--format", nargs="+", default=None, choices=FORMATS,
                    help="aidax (AIDA-X plugin), json (Wright et al.), proteus (the same for "
-                        "Proteus / NeuralPi: B40 / B20 only), onnx; default: every format the "
-                        "run fits")
+                        "Proteus / NeuralPi: B40 / B20 only), nam (B<H>-noskip only), onnx; "
+                        "default: every format the run fits")
     p.add_argument("--out", default=None, help="folder (default: <run>/export)")
     args = p.parse_args(argv)
     try:
