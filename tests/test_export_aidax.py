@@ -139,3 +139,22 @@ def test_refuses_what_the_plugin_would_not_load():
     with pytest.raises(AidaXError, match="onnx"):
         aidax_document(build_model("A"))
     assert AIDAX_HIDDEN == (8, 12, 16, 20, 32, 40, 64, 80)
+
+
+@pytest.mark.parametrize("file", ["muff-muff1.json", "muff-muff2.json", "muff-muff3.json",
+                                  "muff-muff4.json", "ht1-ht11.json", "ht1-ht12.json",
+                                  "ht1-ht13.json", "ht1-ht14.json"])
+def test_the_real_pretrained_models_play_in_keras(pretrained_dir, tmp_path, file):
+    """The eight real Wright et al. models (LSTM / GRU, 32 and 64 units: all AIDA-X sizes) of
+    the actual fuzz and amp. They amplify float32 rounding, so Keras is held to the model's own
+    float32 floor: within 4x PyTorch float32's distance from a float64 evaluation."""
+    from fxlib.io import load_wright_json
+    model = load_wright_json(pretrained_dir / file)
+    x = 0.2 * _audio(seconds=5, seed=4)[:, :SR // 2]            # ten 0.5-s excerpts
+    path = save_aidax(model, tmp_path / "m.json", metadata={"name": file})
+    with torch.no_grad():
+        truth = load_wright_json(pretrained_dir / file).double()(
+            torch.from_numpy(x).double()).numpy()
+        floor = np.abs(model(torch.from_numpy(x)).numpy() - truth).max()
+    got = keras_from_file(path)(x)
+    assert np.abs(got - truth).max() <= 4 * max(floor, 1e-6)
