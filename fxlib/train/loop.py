@@ -42,6 +42,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import atomic_path
+from .runs import RunError
 from .seeding import rng_states, seed_everything, set_rng_states
 
 CHECKPOINT_FORMAT = 1
@@ -109,10 +110,16 @@ def run_loop(make_task: Callable[[], object], *, path: Path, seed: int, device: 
     task = make_task()
     ckpt_path = path / CHECKPOINT
     if ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        task.load_state_dict(ck)
-        set_rng_states(ck["rng"])
-        epoch, task.history, status = ck["epoch"], ck["history"], "resumed"
+        try:
+            ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+            task.load_state_dict(ck)
+            set_rng_states(ck["rng"])
+            epoch, task.history, status = ck["epoch"], ck["history"], "resumed"
+        except Exception as err:          # truncated, empty, of another model: not resumable
+            raise RunError(f"{ckpt_path}: the checkpoint of this unfinished run cannot be "
+                           f"resumed ({type(err).__name__}: {err}); rerun with --force (or "
+                           f"train(..., force=True)) to train it from the start, or delete "
+                           f"{path}") from None
     else:
         task.start()
         epoch, status = 0, "trained"

@@ -10,7 +10,9 @@ Layout, ``<runs root>/<model>-<method>[-std]-<profile>-s<seed>-<hash8>/``::
     model.pt        the weights the run keeps (state dict), written at the end
     history.json    losses per epoch / validation (DF: student and generator losses)
     metrics.json    ESR, MAE and E_B on the whole test file with the kept weights, the
-                    validation loss, TOR facts; written last: its presence marks completion
+                    validation loss, TOR facts, the SHA-256 of model.pt's weights
+                    (``weights_sha256``: a damaged model.pt is refused, never reused); written last: its presence
+                    marks completion
 
 ``hash8`` is the SHA-256 of the canonical JSON of the run's identity (``run_identity``):
 everything that changes the result (model, method, std flag, settings, seed, data kind /
@@ -136,17 +138,60 @@ def is_complete(path: str | os.PathLike) -> bool:
     return (Path(path) / "metrics.json").is_file() and (Path(path) / "model.pt").is_file()
 
 
+def damaged(path: Path, what: str) -> RunError:
+    """The error for a damaged file of a run folder: which file, what is wrong, the fix."""
+    return RunError(f"{path} is damaged ({what}), so its run {path.parent.name} cannot be "
+                    f"trusted: retrain it (fxlib.train --force, or train(..., force=True)) or "
+                    f"delete {path.parent}")
+
+
 def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A JSON file of a run folder; a damaged or missing one is a ``RunError`` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing: the run folder {path.parent} is incomplete; "
+                       "retrain it (--force) or delete it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise damaged(path, f"not valid JSON: {err}") from None
+
+
+def weights_sha256(state: dict) -> str:
+    """SHA-256 of a state dict's names, dtypes, shapes and values: equal weights, equal hash
+    (unlike the bytes of ``torch.save``'s file, which differ between equal saves)."""
+    h = hashlib.sha256()
+    for name, t in state.items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_model_file(path: Path, metrics: dict) -> None:
+    """``model.pt`` loads and holds the weights ``metrics.json`` recorded (``weights_sha256``;
+    runs from before that record are only checked to load)."""
+    model_file = Path(path) / "model.pt"
+    try:
+        state = torch.load(model_file, map_location="cpu", weights_only=True)
+    except Exception as err:              # any unreadable file: truncated, not a state dict...
+        raise damaged(model_file, f"unreadable: {type(err).__name__}: {err}") from None
+    want = metrics.get("weights_sha256")
+    if want is not None and weights_sha256(state) != want:
+        raise damaged(model_file, "its weights' SHA-256 differs from the one metrics.json "
+                                  "recorded")
 
 
 def load_run(path: str | os.PathLike) -> Run:
-    """Open a complete run folder."""
+    """Open a complete run folder; its files are checked (``read_json``, ``check_model_file``),
+    so a damaged run is never reused."""
     path = Path(path)
     if not is_complete(path):
         raise RunError(f"{path} is not a complete run (no metrics.json / model.pt)")
+    metrics = read_json(path / "metrics.json")
+    check_model_file(path, metrics)
     return Run(path, read_json(path / "config.json"), read_json(path / "history.json"),
-               read_json(path / "metrics.json"), "reused")
+               metrics, "reused")
 
 
 def find_runs(runs: str | os.PathLike | None = None, **where) -> list[Run]:
@@ -170,4 +215,4 @@ def find_runs(runs: str | os.PathLike | None = None, **where) -> list[Run]:
 
 __all__ = ["Run", "RunError", "MissingRun", "RUN_FORMAT", "load_run", "is_complete",
            "find_runs", "run_name", "run_identity", "identity_hash", "canonical_json",
-           "resolve_compute", "read_json"]
+           "resolve_compute", "read_json", "weights_sha256", "check_model_file", "damaged"]

@@ -36,7 +36,7 @@ from .data_free import DataFreeTask
 from .dataset import TrainingData, load_training_data
 from .loop import FitResult, progress_enabled, run_loop, save_torch
 from .runs import (MissingRun, Run, RunError, identity_hash, is_complete, load_run,
-                   read_json, resolve_compute, run_identity, run_name)
+                   read_json, resolve_compute, run_identity, run_name, weights_sha256)
 from .supervised import SupervisedTask
 from .teacher import Teacher, TeacherError, load_teacher, teacher_outputs
 
@@ -256,7 +256,9 @@ def _finish(path: Path, family, settings, chunk: int, result: FitResult, tensors
                "test_esr_dc": float(esr_dc(out, y_te)), "best_val_loss": float(best_val),
                "best_epoch": int(result.best_epoch), "epochs": int(result.epochs),
                "plateaued": result.plateaued, **extra}
-    save_torch({k: v.detach().cpu() for k, v in model.state_dict().items()}, path / "model.pt")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_torch(state, path / "model.pt")
+    metrics["weights_sha256"] = weights_sha256(state)      # load_run checks model.pt against it
     write_json(path / "history.json", result.history)
     write_json(path / "metrics.json", metrics)       # last: its presence marks completion
     return Run(path, read_json(path / "config.json"), result.history, metrics, result.status)
