@@ -420,6 +420,12 @@ def main(argv=None) -> int:
     except (ExportError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:           # --out is a file, or a folder we may not write to
+        where = args.out or f"{args.run}/export"
+        print(f"error: cannot write the exported files to {where}: "
+              f"{err.strerror or err} ({err.filename or where}); pass --out with a folder "
+              "you can write to", file=sys.stderr)
+        return 1
     print(json.dumps({k: str(v) for k, v in written.items()}))
     return 0
 

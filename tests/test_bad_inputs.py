@@ -75,3 +75,40 @@ def test_the_cli_says_it_in_one_line_and_force_is_the_fix(runs, tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "checkpoint.pt" in err and len(err.splitlines()) == 1
     assert train_cli(args + ["--force"]) == 0                       # the fix it names works
+
+
+def test_integer_pcm_blocks_are_scaled_not_played_as_counts():
+    """int16 from a sound card is full-scale at 32768, not 1: the streamer scales integer PCM
+    by its dtype, so an int16 block plays as the same float block would."""
+    import numpy as np
+    import torch
+    from fxlib.models import build_model
+    from fxlib.runtime import Streamer
+    from fxlib.runtime.streamer import pcm_to_float
+    torch.manual_seed(0)
+    model = build_model("B8").eval()
+    pcm = (np.sin(np.linspace(0, 60, 2048)) * 16000).astype(np.int16)
+    as_float = pcm.astype(np.float32) / 32768
+    assert np.array_equal(Streamer(model).process(pcm), Streamer(model).process(as_float))
+    assert np.abs(Streamer(model).process(pcm)).max() < 2
+    assert pcm_to_float(np.array([0, 128, 255], np.uint8)).tolist() == [-1.0, 0.0, 127 / 128]
+    assert pcm_to_float(np.array([-2 ** 31], np.int32)).tolist() == [-1.0]
+
+
+def test_ctrl_c_and_unwritable_export_folders_say_what_to_do(runs, tmp_path, capsys,
+                                                             monkeypatch):
+    import fxlib.train.__main__ as cli
+    from fxlib.export import main as export_cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "train", interrupted)
+    assert cli.main(["--model", "B8", "--profile", "smoke", "--no-progress"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert "rerun the same command to resume" in err and len(err.splitlines()) == 1
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert export_cli([str(runs["done"]), "--out", str(blocker), "--format", "onnx"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot write") and "--out" in err and len(err.splitlines()) == 1
+    assert blocker.read_text() == "not a folder"                      # nothing lost

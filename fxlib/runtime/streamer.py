@@ -12,7 +12,8 @@ One interface, several engines:
   streaming form of ``CAFx.forward``'s overlap-add, with a fixed latency (below).
 
 Every engine: ``process(block)`` takes a 1-D array (any length, 0 included; converted to
-float32), carries its state across calls and returns a new float32 array of the same length;
+float32; integer PCM such as int16 is scaled to [-1, 1) by its dtype, as a WAV stores it:
+``pcm_to_float``), carries its state across calls and returns a new float32 array of the same length;
 a non-1-D or non-finite block raises ``ValueError`` (and leaves the state untouched).
 ``reset()`` returns to the initial (zero) state. ``latency`` is in samples, ``backend`` names
 the engine. Processing a signal in any partition into blocks gives the same output.
@@ -65,10 +66,21 @@ def _require_finite(a: np.ndarray) -> None:
         raise ValueError("process() got non-finite samples (NaN or inf) in the block")
 
 
+def pcm_to_float(a: np.ndarray) -> np.ndarray:
+    """Integer PCM scaled to [-1, 1) by its dtype, as audio files store it: signed n-bit
+    samples / 2^(n-1); unsigned ones (8-bit WAV) centred on 2^(n-1) first. float32 out."""
+    half = float(2 ** (8 * a.dtype.itemsize - 1))
+    x = a.astype(np.float64)
+    if a.dtype.kind == "u":
+        x -= half
+    return np.ascontiguousarray(x / half, dtype=np.float32)
+
+
 def _validate(block) -> np.ndarray:
-    """A C-contiguous float32 1-D array of the block's samples, or ValueError. Finiteness is
-    each engine's first step (the numba kernels test it themselves, saving a call per block,
-    which matters at small blocks)."""
+    """A C-contiguous float32 1-D array of the block's samples, or ValueError. Integer PCM
+    (int16 blocks from a sound card, say) is scaled by its dtype (``pcm_to_float``), never
+    processed as raw counts. Finiteness is each engine's first step (the numba kernels test it
+    themselves, saving a call per block, which matters at small blocks)."""
     # Fast path, the real-time case: a C-contiguous float32 1-D array is used as it is.
     if (type(block) is np.ndarray and block.dtype is _F32 and block.ndim == 1
             and block.flags.c_contiguous):
@@ -80,6 +92,8 @@ def _validate(block) -> np.ndarray:
         raise ValueError(f"process() takes a 1-D block of samples, got shape {a.shape}")
     if a.dtype.kind not in "fiu":
         raise ValueError(f"process() takes real samples, got dtype {a.dtype}")
+    if a.dtype.kind in "iu":
+        return pcm_to_float(a)
     with np.errstate(over="ignore"):              # float64 beyond float32's range -> inf
         return np.ascontiguousarray(a, dtype=np.float32)
 

@@ -94,6 +94,10 @@ def main(argv=None) -> int:
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the run keeps its last checkpoint; rerun the same command to "
+              "resume it", file=sys.stderr)
+        return 130
     print(json.dumps(run.summary()))
     return 0
 
