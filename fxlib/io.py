@@ -53,6 +53,13 @@ def load_wright_json(path: str | os.PathLike) -> RecurrentModel:
     except (KeyError, TypeError) as err:
         raise ModelFormatError(f"{path}: expected top-level 'model_data' and 'state_dict' "
                                "(Wright et al. SimpleRNN format)") from err
+    if not isinstance(meta, dict) or not isinstance(weights, dict):
+        raise ModelFormatError(f"{path}: 'model_data' and 'state_dict' must be JSON objects, "
+                               f"got {type(meta).__name__} and {type(weights).__name__}")
+    hidden = meta.get("hidden_size")
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= 4096:
+        raise ModelFormatError(f"{path}: model_data.hidden_size must be a whole number of "
+                               f"units (1-4096), got {hidden!r}")
     for key, want in _REQUIRED.items():
         if key in meta and meta[key] != want:
             raise ModelFormatError(f"{path}: model_data.{key} = {meta[key]!r}, fxlib supports "
@@ -67,13 +74,22 @@ def load_wright_json(path: str | os.PathLike) -> RecurrentModel:
     missing = [k for k in _KEYS if k not in weights]
     if missing:
         raise ModelFormatError(f"{path}: state_dict lacks {', '.join(missing)}")
-    model = RecurrentModel(unit, int(meta["hidden_size"]), skip=bool(skip))
-    tensors = {k: torch.tensor(weights[k], dtype=torch.float32) for k in _KEYS}
+    model = RecurrentModel(unit, hidden, skip=bool(skip))
     expected = model.state_dict()
-    for k, t in tensors.items():
+    tensors = {}
+    for k in _KEYS:
+        try:
+            t = torch.tensor(weights[k], dtype=torch.float32)
+        except (TypeError, ValueError) as err:     # strings, ragged rows, nested objects
+            raise ModelFormatError(f"{path}: {k} is not an array of numbers with rows of one "
+                                   f"length ({err})") from None
         if t.shape != expected[k].shape:
             raise ModelFormatError(f"{path}: {k} has shape {tuple(t.shape)}, expected "
                                    f"{tuple(expected[k].shape)} for {unit}-{model.hidden_size}")
+        if not torch.isfinite(t).all():
+            raise ModelFormatError(f"{path}: {k} holds NaN or infinite weights; the model "
+                                   "file is damaged")
+        tensors[k] = t
     model.load_state_dict(tensors)
     return model.eval()
 

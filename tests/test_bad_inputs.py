@@ -112,3 +112,50 @@ def test_ctrl_c_and_unwritable_export_folders_say_what_to_do(runs, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot write") and "--out" in err and len(err.splitlines()) == 1
     assert blocker.read_text() == "not a folder"                      # nothing lost
+
+
+def _teacher_json(tmp_path, change):
+    """A valid Wright et al. JSON of a small LSTM, with ``change(doc)`` applied."""
+    import json
+    import torch
+    from fxlib.io import save_wright_json
+    from fxlib.models import build_model
+    torch.manual_seed(0)
+    path = save_wright_json(build_model("B8"), tmp_path / "teacher.json")
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _nan_weight(doc):
+    doc["state_dict"]["lin.bias"] = [float("nan")]
+
+
+JSON_ROWS = [
+    ("hidden_size missing", lambda d: d["model_data"].pop("hidden_size"), "hidden_size"),
+    ("hidden_size not whole", lambda d: d["model_data"].update(hidden_size=8.5), "hidden_size"),
+    ("model_data a list", lambda d: d.update(model_data=[1, 2]), "JSON objects"),
+    ("bias a string", lambda d: d["state_dict"].update({"lin.bias": "0.1"}), "lin.bias"),
+    ("ragged row", lambda d: d["state_dict"]["rec.weight_hh_l0"][3].pop(), "rec.weight_hh_l0"),
+    ("NaN weight", _nan_weight, "NaN"),
+]
+
+
+@pytest.mark.parametrize("row", JSON_ROWS, ids=[r[0] for r in JSON_ROWS])
+def test_teacher_json_fields_are_checked(tmp_path, row):
+    from fxlib.io import ModelFormatError, load_wright_json
+    _, change, fragment = row
+    path = _teacher_json(tmp_path, change)
+    with pytest.raises(ModelFormatError) as err:
+        load_wright_json(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_a_nan_teacher_leaves_nothing_behind(tmp_path):
+    """A TOR run with a damaged JSON teacher stops before writing a run folder or a cache."""
+    path = _teacher_json(tmp_path, _nan_weight)
+    cfg = TrainConfig(model="B8", method="tor", profile="smoke", teacher_json=str(path))
+    with pytest.raises(ValueError, match="NaN"):
+        train(cfg, runs=tmp_path / "runs", progress=False)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*"))
