@@ -3,6 +3,7 @@ fragments the user must see (the file, the fix). Nothing may be half-trusted: a 
 never reused, and nothing is written in its place. A new bad input is one more row."""
 import shutil
 
+import numpy as np
 import pytest
 
 from fxlib.train import RunError, TrainConfig, train
@@ -159,3 +160,34 @@ def test_a_nan_teacher_leaves_nothing_behind(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         train(cfg, runs=tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*"))
+
+
+def test_leftovers_are_cleaned_and_identical_commands_do_not_both_train(runs, tmp_path, capsys):
+    """Stale .part files of a killed writer go at the next call; a run that fails before its
+    first checkpoint leaves no folder; a second process on a locked run waits, then reuses."""
+    import subprocess
+    import sys
+    from fxlib.train.runs import run_lock
+    root = tmp_path / "runs"
+    folder = root / runs["partial"].name
+    shutil.copytree(runs["partial"], folder)
+    (folder / ".checkpoint.pt.abc123.pt.part").write_bytes(b"half a file")
+    assert train(CFG, runs=root, progress=False).status == "resumed"
+    assert not list(folder.glob(".*.part"))
+    short = {split: (np.zeros(100, np.float32), np.zeros(100, np.float32))
+             for split in ("train", "val", "test")}
+    with pytest.raises(ValueError):
+        train(CFG, runs=tmp_path / "short", data=short, progress=False)
+    assert not any((tmp_path / "short").glob("*/config.json"))
+    # another process holds the run's lock: this call waits for it, then reuses its run
+    code = ("import sys, time; from pathlib import Path; from fxlib.train.runs import run_lock\n"
+            f"with run_lock(Path({str(folder)!r})):\n"
+            "    print('locked', flush=True); time.sleep(2)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    capsys.readouterr()
+    assert train(CFG, runs=root, progress=False).status == "reused"
+    assert "another process is training this run; waiting" in capsys.readouterr().err
+    assert holder.wait(timeout=30) == 0
+    with run_lock(folder):                                # released: taken at once
+        pass

@@ -24,9 +24,12 @@ names.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -109,6 +112,43 @@ class Run:
             x = stdz.apply(x)
         out = self.family.predict(self.load_model(dev), x, self.profile().val_chunk)
         return out.cpu().numpy()
+
+
+@contextlib.contextmanager
+def run_lock(path: Path):
+    """Hold an exclusive lock on run folder ``path``: a second process training the same run
+    waits here, then finds it finished (or resumes it). The lock file lives in the temporary
+    folder, named by a hash of the run folder's absolute path, so neither the runs root gets
+    litter nor can deleting the run folder drop the lock. POSIX ``flock`` (processes of one
+    machine); elsewhere no lock."""
+    try:
+        import fcntl
+    except ImportError:                    # Windows: no flock; runs are still atomic
+        yield
+        return
+    lock_dir = Path(tempfile.gettempdir()) / "fxlib-locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+    with open(lock_dir / f"{Path(path).name}-{key}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{Path(path).name}: another process is training this run; waiting for it",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_stale_parts(path: Path) -> list[Path]:
+    """Delete the temporary ``.*.part`` files a killed writer left in run folder ``path``
+    (call with the run's lock held: then no writer is alive); returns them."""
+    stale = sorted(Path(path).glob(".*.part")) if Path(path).is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def canonical_json(obj) -> str:
@@ -215,4 +255,5 @@ def find_runs(runs: str | os.PathLike | None = None, **where) -> list[Run]:
 
 __all__ = ["Run", "RunError", "MissingRun", "RUN_FORMAT", "load_run", "is_complete",
            "find_runs", "run_name", "run_identity", "identity_hash", "canonical_json",
-           "resolve_compute", "read_json", "weights_sha256", "check_model_file", "damaged"]
+           "resolve_compute", "read_json", "weights_sha256", "check_model_file", "damaged", "run_lock",
+           "remove_stale_parts"]

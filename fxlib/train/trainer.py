@@ -34,9 +34,10 @@ from ..paths import runs_root
 from .config import TrainConfig
 from .data_free import DataFreeTask
 from .dataset import TrainingData, load_training_data
-from .loop import FitResult, progress_enabled, run_loop, save_torch
+from .loop import CHECKPOINT, FitResult, progress_enabled, run_loop, save_torch
 from .runs import (MissingRun, Run, RunError, identity_hash, is_complete, load_run,
-                   read_json, resolve_compute, run_identity, run_name, weights_sha256)
+                   read_json, remove_stale_parts, resolve_compute, run_identity, run_lock,
+                   run_name, weights_sha256)
 from .supervised import SupervisedTask
 from .teacher import Teacher, TeacherError, load_teacher, teacher_outputs
 
@@ -134,18 +135,36 @@ def _train(config: TrainConfig, kd: dict, dev: torch.device, *, runs, force, pro
            callback, max_epochs_this_call, reuse_only) -> Run:
     """``train`` once its thread count is set (arguments as there)."""
     config, teacher = _teacher(config, kd, runs, dev)
-    family, settings, profile = config.family, config.settings(), config.resolved_profile()
+    settings = config.settings()
     data = _training_data(config, settings.data_scale, data)
     stdz = teacher.standardizer if config.method == "df" else (
         data.standardizer() if config.standardize else None)
     path, doc = _run_record(config, settings, teacher, kd, data, stdz, runs_root(runs))
-    done = _existing_run(path, doc["hash"], force)
-    if done is not None:
+    if reuse_only:                     # a look-up: no lock, nothing written
+        done = _existing_run(path, doc["hash"], False)
+        if done is None:
+            raise MissingRun(f"no finished run {path.name} under {path.parent}: train it first "
+                             f"(run the notebook that trains {config.model} {config.method}, "
+                             f"or `make reproduce PROFILE={config.profile}`)")
         return done
-    if reuse_only:
-        raise MissingRun(f"no finished run {path.name} under {path.parent}: train it first (run "
-                       f"the notebook that trains {config.model} {config.method}, or `make "
-                       f"reproduce PROFILE={config.profile}`)")
+    with run_lock(path):               # a second identical command waits, then reuses
+        done = _existing_run(path, doc["hash"], force)
+        if done is not None:
+            return done
+        remove_stale_parts(path)
+        try:
+            return _fit(config, kd, dev, teacher, data, stdz, path, doc, progress, callback,
+                        max_epochs_this_call)
+        except BaseException:
+            if path.is_dir() and not (path / CHECKPOINT).exists() and not is_complete(path):
+                shutil.rmtree(path, ignore_errors=True)     # nothing to resume: no litter
+            raise
+
+
+def _fit(config: TrainConfig, kd: dict, dev: torch.device, teacher, data, stdz, path: Path,
+         doc: dict, progress, callback, max_epochs_this_call) -> Run:
+    """Train (or resume) the run in ``path`` once it is locked and known unfinished."""
+    family, settings, profile = config.family, config.settings(), config.resolved_profile()
     path.mkdir(parents=True, exist_ok=True)
     write_json(path / "config.json",
                {**doc, "runtime": {"compute": str(dev), "threads": torch.get_num_threads(),
