@@ -14,6 +14,9 @@ Layout, ``<runs root>/<model>-<method>[-std]-<profile>-s<seed>-<hash8>/``::
                     (``weights_sha256``: a damaged model.pt is refused, never reused); written last: its presence
                     marks completion
 
+While a run trains, ``run_lock`` holds a file lock on it (a second identical command waits, then
+reuses the run) and ``remove_stale_parts`` clears what a killed writer left.
+
 ``hash8`` is the SHA-256 of the canonical JSON of the run's identity (``run_identity``):
 everything that changes the result (model, method, std flag, settings, seed, data kind /
 effect / scale / seed and the data hash, teacher id, KD options). The data folder's path, the
