@@ -191,3 +191,29 @@ def test_leftovers_are_cleaned_and_identical_commands_do_not_both_train(runs, tm
     assert holder.wait(timeout=30) == 0
     with run_lock(folder):                                # released: taken at once
         pass
+
+
+def test_a_teacher_of_another_effect_is_refused_unless_asked(runs, tmp_path):
+    """A muff teacher for an ht1 student teaches another device: refused, with the way to
+    insist; insisting trains."""
+    teacher = str(runs["done"])                                      # B8 on embedded muff
+    cfg = TrainConfig(model="B8", method="tor", profile="smoke", effect="ht1", teacher=teacher)
+    with pytest.raises(ValueError, match="another effect or dataset.*--foreign-teacher"):
+        train(cfg, runs=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").glob("*/config.json"))
+    import dataclasses
+    with pytest.warns(UserWarning, match="worse than passing the input through"):
+        run = train(dataclasses.replace(cfg, foreign_teacher=True), runs=tmp_path / "r",
+                    progress=False)                   # ... and its outputs say so
+    assert run.status == "trained"
+
+
+def test_a_teacher_worse_than_the_input_itself_is_flagged(tmp_path):
+    def dc_offset(doc):                        # a teacher that adds 0.5: worse than identity
+        doc["state_dict"]["lin.weight"] = [[0.0] * 8]
+        doc["state_dict"]["lin.bias"] = [0.5]
+    path = _teacher_json(tmp_path, dc_offset)
+    cfg = TrainConfig(model="B8", method="tor", profile="smoke", teacher_json=str(path))
+    with pytest.warns(UserWarning, match="worse than passing the input through"):
+        run = train(cfg, runs=tmp_path / "runs", progress=False)
+    assert run.metrics["teacher_train_esr"] > run.metrics["identity_train_esr"]

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="teacher for tor/df: a finished run folder, or a run id under --runs")
     p.add_argument("--teacher-json", default=None, metavar="FILE",
                    help="teacher for tor/df: a Wright et al. JSON model (LSTM/GRU)")
+    p.add_argument("--foreign-teacher", action="store_true",
+                   help="accept a teacher run trained on another effect or dataset")
     kd_help = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in d.items())
                         for m, d in KD_DEFAULTS.items() if d)
     p.add_argument("--kd", action="append", default=[], metavar="KEY=VALUE",
@@ -83,7 +85,7 @@ def main(argv=None) -> int:
                           seed=args.seed, source=args.source, effect=args.effect,
                           standardize=args.standardize, data_root=args.data_root,
                           teacher=args.teacher, teacher_json=args.teacher_json,
-                          kd=parse_kd(args.kd))
+                          kd=parse_kd(args.kd), foreign_teacher=args.foreign_teacher)
         cfg.kd_options()
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

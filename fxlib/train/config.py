@@ -46,6 +46,9 @@ class TrainConfig:
     teacher_json: Optional[str] = None  # or a Wright et al. JSON model file (tor, df)
     kd: dict = field(default_factory=dict)   # KD options over KD_DEFAULTS[method]
     overrides: dict = field(default_factory=dict)   # Profile fields to change
+    # a teacher run trained on another effect or dataset is refused unless this is True; not
+    # part of the run's identity (it changes nothing the run computes, only what is allowed)
+    foreign_teacher: bool = False
 
     def __post_init__(self):
         if self.data_root is not None and not isinstance(self.data_root, str):

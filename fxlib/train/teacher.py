@@ -53,6 +53,7 @@ class Teacher:
     name: str                      # registry model name, or e.g. "LSTM-32" for JSON files
     standardizer: Optional[object] = None   # fxlib.data.Standardizer of a std run
     path: Optional[str] = None
+    data: Optional[dict] = None    # a run teacher's data (source, device = the effect...)
 
     @property
     def standardized(self) -> bool:
@@ -122,7 +123,7 @@ def load_teacher(run: str | os.PathLike | None = None, json_file: str | os.PathL
         raise TeacherError(f"teacher {path} is not a finished run ({err}); finish training it "
                            "first (calling train() with its config resumes it)") from err
     return Teacher(freeze(r.load_model()), r.family, r.id, "run", r.config["model"],
-                   r.standardizer(), str(path.resolve()))
+                   r.standardizer(), str(path.resolve()), r.config.get("data"))
 
 
 def teacher_outputs(teacher: Teacher, x_raw: torch.Tensor, data_hash: str,

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -137,6 +138,8 @@ def _train(config: TrainConfig, kd: dict, dev: torch.device, *, runs, force, pro
     config, teacher = _teacher(config, kd, runs, dev)
     settings = config.settings()
     data = _training_data(config, settings.data_scale, data)
+    if teacher is not None:
+        _check_teacher_data(config, teacher, data.desc)
     stdz = teacher.standardizer if config.method == "df" else (
         data.standardizer() if config.standardize else None)
     path, doc = _run_record(config, settings, teacher, kd, data, stdz, runs_root(runs))
@@ -206,6 +209,26 @@ def _teacher(config: TrainConfig, kd: dict, runs, dev) -> tuple[TrainConfig, Tea
     return config, teacher
 
 
+def _check_teacher_data(config: TrainConfig, teacher: Teacher, data_desc: dict) -> None:
+    """Refuse a run teacher trained on another effect or dataset than the student's (unless
+    ``config.foreign_teacher``): its outputs would teach another device. The same audio (equal
+    data hash) or the same source and effect (another scale of the embedded set, say) is the
+    same dataset. JSON teachers record no data; the identity-baseline check of TOR
+    (``_tor_setup``) still applies to them."""
+    if teacher.kind != "run" or not teacher.data or config.foreign_teacher:
+        return
+    if teacher.data.get("hash") and teacher.data.get("hash") == data_desc.get("hash"):
+        return                          # the very same audio, wherever it was loaded from
+    want = {k: data_desc.get(k) for k in ("device", "source")}
+    theirs = {k: teacher.data.get(k) for k in want}
+    if theirs != want:
+        raise ValueError(f"teacher {teacher.id} was trained on {theirs['device']} audio from "
+                         f"{theirs['source']}; this student trains on {want['device']} from "
+                         f"{want['source']}: a teacher of another effect or dataset teaches "
+                         "another device. Use a teacher of the same data, or pass "
+                         "foreign_teacher=True (--foreign-teacher) if you mean it")
+
+
 def _run_record(config, settings, teacher, kd, data: TrainingData, stdz, root: Path):
     """(run folder, the config.json it records): named by the hash of the run's identity."""
     identity = run_identity(config, settings, teacher.id if teacher else None, kd, data.desc)
@@ -258,7 +281,13 @@ def _tor_setup(teacher: Teacher, kd: dict, loss: str, raw_train_x: torch.Tensor,
                              variant=kd["variant"], f=kd["f"], l1_norm=norm)
     facts = {"tor_epsilon": float(eps), "tor_l1_norm": norm,
              "tor_rejected_fraction": kd_tor.rejected_fraction(train_y, t_out, eps),
-             "teacher_train_esr": float(esr(t_out, train_y))}
+             "teacher_train_esr": float(esr(t_out, train_y)),
+             "identity_train_esr": float(esr(raw_train_x, train_y))}
+    if facts["teacher_train_esr"] > facts["identity_train_esr"]:
+        warnings.warn(f"teacher {teacher.id}: ESR {facts['teacher_train_esr']:.3g} on this "
+                      f"student's training audio, worse than passing the input through "
+                      f"({facts['identity_train_esr']:.3g}): it does not model this effect. "
+                      "Check that the teacher is the one you mean", stacklevel=2)
     return loss_fn, t_out, facts
 
 
