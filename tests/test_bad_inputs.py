@@ -217,3 +217,17 @@ def test_a_teacher_worse_than_the_input_itself_is_flagged(tmp_path):
     with pytest.warns(UserWarning, match="worse than passing the input through"):
         run = train(cfg, runs=tmp_path / "runs", progress=False)
     assert run.metrics["teacher_train_esr"] > run.metrics["identity_train_esr"]
+
+
+def test_swapped_input_and_target_are_flagged_and_short_splits_say_so():
+    from fxlib.data import load
+    from fxlib.data.validation import validate
+    for effect in ("muff", "ht1"):
+        for split, (x, y) in load("embedded", effect, scale="smoke", validate=False).items():
+            report = validate(x, y, 44_100, name=f"{effect}/{split}")
+            assert not any("swapped" in w for w in report.warnings), report
+    x, y = load("embedded", "muff", scale="smoke", validate=False)["train"]
+    swapped = validate(y, x, 44_100, name="muff/train swapped")
+    assert any("Are the input and target files swapped?" in w for w in swapped.warnings)
+    x, y = load("embedded", "muff", scale="smoke", validate=False)["test"]     # 1.1 s
+    assert "latency not checked (a split under 2 s is too short" in str(validate(x, y, 44_100))

@@ -57,6 +57,12 @@ _REGULARISATION = 1e-2   # of the mean input power: tames bins where the guitar 
 #: Shorter pairs are not measured: one or two notes are too narrow-band (and too periodic) to pin
 #: a lag down, and a wrong "misaligned" warning is worse than none.
 MIN_LATENCY_SECONDS = 2.0
+#: Swapped files: warn when the target's crest factor (peak / RMS) exceeds the input's by this
+#: factor. A guitar DI has sharp attacks that a distorting effect flattens: on the embedded muff
+#: and ht1 splits the target's crest is 0.29-0.93x the input's (measured 2026-12-04), so a swap
+#: gives 1.1-3.4x; 1.5 catches every swapped muff split and no correct pair. An effect that adds
+#: peaks (an expander) could trip it: it is a warning, phrased as a question.
+SWAP_CREST_RATIO = 1.5
 
 
 @dataclass
@@ -82,7 +88,9 @@ class ValidationReport:
         return dataclasses.asdict(self)
 
     def __str__(self) -> str:
-        lat = "n/a" if self.latency_samples is None else (
+        short = self.duration_s < MIN_LATENCY_SECONDS
+        lat = (f"not checked (a split under {MIN_LATENCY_SECONDS:g} s is too short to pin a lag "
+               "down)" if short else "n/a (no energy)") if self.latency_samples is None else (
             f"{self.latency_samples:+d} samples (confidence {self.latency_confidence:.1f}"
             f"{', inverting' if self.polarity < 0 else ''})")
         lines = [f"{self.name or 'pair'}: {self.duration_s:.2f} s at {self.sr} Hz, "
@@ -178,6 +186,12 @@ def validate(input, target, sr: int, *, name: str = "", max_latency: int = MAX_L
                 f"{label}: {frac:.2%} of the {what} samples are at full scale (|x| >= "
                 f"{CLIP_LEVEL}): the recording probably clipped. Re-record with less gain, or "
                 "accept that the model learns the clipping.")
+    crest = {w: float(np.max(np.abs(a)) / rms[w]) for w, a in (("input", x), ("target", y))}
+    if crest["target"] > SWAP_CREST_RATIO * crest["input"]:
+        warns.append(
+            f"{label}: the input looks more distorted than the target (crest factor, peak / "
+            f"RMS: input {crest['input']:.2f}, target {crest['target']:.2f}); a dry guitar has "
+            "sharp peaks that an effect flattens. Are the input and target files swapped?")
     lag, conf, polarity = estimate_latency(x, y, sr, latency_search_ms)
     if lag is not None and conf < MIN_LATENCY_CONFIDENCE:
         warns.append(
