@@ -231,3 +231,25 @@ def test_swapped_input_and_target_are_flagged_and_short_splits_say_so():
     assert any("Are the input and target files swapped?" in w for w in swapped.warnings)
     x, y = load("embedded", "muff", scale="smoke", validate=False)["test"]     # 1.1 s
     assert "latency not checked (a split under 2 s is too short" in str(validate(x, y, 44_100))
+
+
+@pytest.mark.parametrize("fault,flag", [("stereo", "--downmix"), ("48 kHz", "--resample")])
+def test_the_fix_an_error_names_is_an_option_of_the_command(tmp_path, capsys, fault, flag):
+    """fxlib.train advises --downmix / --resample for stereo / 48 kHz recordings, and takes them."""
+    import soundfile as sf
+    from fxlib.data import load
+    from fxlib.data.audio import resample_audio
+    folder = tmp_path / "rec"
+    for split, (x, y) in load("embedded", "muff", scale="smoke", validate=False).items():
+        (folder / split).mkdir(parents=True)
+        for kind, a in (("input", x), ("target", y)):
+            if fault == "stereo":
+                data, sr = np.stack([a, a], axis=1), 44_100
+            else:
+                data, sr = resample_audio(a, 44_100, 48_000), 48_000
+            sf.write(folder / split / f"pedal-{kind}.wav", data, sr, subtype="FLOAT")
+    args = ["--model", "B8", "--profile", "smoke", "--source", str(folder), "--effect", "pedal",
+            "--runs", str(tmp_path / "runs"), "--no-progress"]
+    assert train_cli(args) == 1
+    assert flag in capsys.readouterr().err
+    assert train_cli(args + [flag]) == 0

@@ -81,7 +81,8 @@ def read_wav(path: str | os.PathLike, *, expected_sr: int | None = SAMPLE_RATE,
         if not downmix:
             raise DataError(
                 f"{path}: {data.shape[1]} channels, but the models are mono. Pass "
-                "downmix=True (averages the channels; CLI/loader option of the same name) or "
+                "downmix=True (averages the channels; --downmix in fxlib.train and fxlib.data "
+                "check) or "
                 "export the single channel you mean to use.")
         data = data.mean(axis=1, dtype=np.float64).astype(np.float32)
     else:
@@ -95,7 +96,8 @@ def read_wav(path: str | os.PathLike, *, expected_sr: int | None = SAMPLE_RATE,
         if not resample:
             raise DataError(
                 f"{path}: sample rate {sr} Hz, expected {expected_sr} Hz. Pass resample=True "
-                f"to convert it on load, or convert the file (e.g. `sox in.wav -r "
+                f"(--resample in fxlib.train and fxlib.data check) to convert it on load, or "
+                f"convert the file (e.g. `sox in.wav -r "
                 f"{expected_sr} out.wav`).")
         data, sr = resample_audio(data, sr, expected_sr), expected_sr
     return np.ascontiguousarray(data, dtype=np.float32), int(sr)

@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="teacher for tor/df: a Wright et al. JSON model (LSTM/GRU)")
     p.add_argument("--foreign-teacher", action="store_true",
                    help="accept a teacher run trained on another effect or dataset")
+    p.add_argument("--resample", action="store_true",
+                   help="convert recordings at another sample rate to 44.1 kHz on load")
+    p.add_argument("--downmix", action="store_true",
+                   help="average the channels of multi-channel recordings on load")
     kd_help = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in d.items())
                         for m, d in KD_DEFAULTS.items() if d)
     p.add_argument("--kd", action="append", default=[], metavar="KEY=VALUE",
@@ -85,7 +89,8 @@ def main(argv=None) -> int:
                           seed=args.seed, source=args.source, effect=args.effect,
                           standardize=args.standardize, data_root=args.data_root,
                           teacher=args.teacher, teacher_json=args.teacher_json,
-                          kd=parse_kd(args.kd), foreign_teacher=args.foreign_teacher)
+                          kd=parse_kd(args.kd), foreign_teacher=args.foreign_teacher,
+                          resample=args.resample, downmix=args.downmix)
         cfg.kd_options()
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

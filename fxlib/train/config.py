@@ -49,6 +49,10 @@ class TrainConfig:
     # a teacher run trained on another effect or dataset is refused unless this is True; not
     # part of the run's identity (it changes nothing the run computes, only what is allowed)
     foreign_teacher: bool = False
+    # convert recordings at another rate / with several channels on load (fxlib.data.load);
+    # the converted audio's hash names the run, so these need no place in its identity
+    resample: bool = False
+    downmix: bool = False
 
     def __post_init__(self):
         if self.data_root is not None and not isinstance(self.data_root, str):

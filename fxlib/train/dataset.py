@@ -78,8 +78,11 @@ class TrainingData:
 @renamed(device="effect")
 def load_training_data(source: str = "embedded", effect: str = "muff", data_root=None, *,
                        scale: str = "full", data_seed: int = 0,
-                       arrays: Optional[dict] = None) -> TrainingData:
-    """Load (and validate, and hash) a dataset once; ``arrays``: in-memory splits instead."""
+                       arrays: Optional[dict] = None, resample: bool = False,
+                       downmix: bool = False) -> TrainingData:
+    """Load (and validate, and hash) a dataset once; ``arrays``: in-memory splits instead.
+    ``resample`` / ``downmix``: convert files at other rates / with several channels on load
+    (``fxlib.data.load``); the data hash covers the converted audio."""
     if arrays is not None:
         splits = {k: (np.asarray(v[0], np.float32), np.asarray(v[1], np.float32))
                   for k, v in arrays.items()}
@@ -87,7 +90,8 @@ def load_training_data(source: str = "embedded", effect: str = "muff", data_root
     else:
         kind = source if source in BUILTIN_SOURCES else "folder"
         label = source_label(source)
-        splits = load(source, effect, data_root, scale=scale, seed=data_seed)
+        splits = load(source, effect, data_root, scale=scale, seed=data_seed,
+                      resample=resample, downmix=downmix)
     missing = {"train", "val", "test"} - set(splits)
     if missing:
         raise ValueError(f"data lacks split(s) {sorted(missing)}")

@@ -92,7 +92,8 @@ def _training_data(config: TrainConfig, scale: str, data) -> TrainingData:
                              f"{scale})")
         return data
     return load_training_data(config.source, config.effect, config.data_root, scale=scale,
-                              data_seed=config.data_seed, arrays=data)
+                              data_seed=config.data_seed, arrays=data,
+                              resample=config.resample, downmix=config.downmix)
 
 
 def train(config: TrainConfig, *, runs: str | os.PathLike | None = None, force: bool = False,
