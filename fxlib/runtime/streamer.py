@@ -13,8 +13,8 @@ One interface, several engines:
 
 Every engine: ``process(block)`` takes a 1-D array (any length, 0 included; converted to
 float32; integer PCM such as int16 is scaled to [-1, 1) by its dtype, as a WAV stores it:
-``pcm_to_float``), carries its state across calls and returns a new float32 array of the same length;
-a non-1-D or non-finite block raises ``ValueError`` (and leaves the state untouched).
+``pcm_to_float``), carries its state across calls and returns a new float32 array of the same
+length; a non-1-D or non-finite block raises ``ValueError`` (and leaves the state untouched).
 ``reset()`` returns to the initial (zero) state. ``latency`` is in samples, ``backend`` names
 the engine. Processing a signal in any partition into blocks gives the same output.
 

@@ -11,8 +11,8 @@ Layout, ``<runs root>/<model>-<method>[-std]-<profile>-s<seed>-<hash8>/``::
     history.json    losses per epoch / validation (DF: student and generator losses)
     metrics.json    ESR, MAE and E_B on the whole test file with the kept weights, the
                     validation loss, TOR facts, the SHA-256 of model.pt's weights
-                    (``weights_sha256``: a damaged model.pt is refused, never reused); written last: its presence
-                    marks completion
+                    (``weights_sha256``: a damaged model.pt is refused, never reused);
+                    written last: its presence marks completion
 
 While a run trains, ``run_lock`` holds a file lock on it (a second identical command waits, then
 reuses the run) and ``remove_stale_parts`` clears what a killed writer left.
@@ -258,5 +258,5 @@ def find_runs(runs: str | os.PathLike | None = None, **where) -> list[Run]:
 
 __all__ = ["Run", "RunError", "MissingRun", "RUN_FORMAT", "load_run", "is_complete",
            "find_runs", "run_name", "run_identity", "identity_hash", "canonical_json",
-           "resolve_compute", "read_json", "weights_sha256", "check_model_file", "damaged", "run_lock",
-           "remove_stale_parts"]
+           "resolve_compute", "read_json", "weights_sha256", "check_model_file", "damaged",
+           "run_lock", "remove_stale_parts"]
