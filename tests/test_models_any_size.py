@@ -39,8 +39,9 @@ def test_names_that_are_refused():
             build_model(bad)
     with pytest.raises(ValueError, match="called B or C"):
         build_model("B64")
-    with pytest.raises(ValueError, match="unknown model"):
-        TrainConfig(model="B64")
+    for bad in ("B64", "rnn", "cafx"):        # family names are not model names
+        with pytest.raises(ValueError, match="unknown model"):
+            TrainConfig(model=bad)
     assert build_parser().parse_args(["--model", "B40"]).model == "B40"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--model", "B64"])

@@ -81,6 +81,13 @@ def _unknown(name) -> ValueError:
     return ValueError(f"unknown model {name!r}{hint}; choose one of {_NAMES_HELP}")
 
 
+def check_model_name(name: str) -> str:
+    """``name`` if ``build_model`` builds it, else the registry's ``ValueError``."""
+    if not is_model_name(name):
+        raise _unknown(name)
+    return name
+
+
 def build_model(name: str) -> nn.Module:
     """A freshly initialised model of the registry, or any ``B<H>`` / ``C<H>`` (module notes);
     use ``torch.manual_seed`` first to fix it."""
@@ -116,6 +123,6 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["MODEL_NAMES", "FAMILY", "FAMILIES", "family_of", "build_model", "count_parameters",
-           "is_model_name", "rnn_spec", "MAX_HIDDEN",
+           "is_model_name", "check_model_name", "rnn_spec", "MAX_HIDDEN",
            "ModelFamily", "RecurrentFamily", "CAFxFamily",
            "CAFx", "CAFxConfig", "RecurrentModel", "RNNStream", "SAAF"]

@@ -14,17 +14,17 @@ import argparse
 import json
 import sys
 
-from ..models import MODEL_NAMES, is_model_name
+from ..models import MODEL_NAMES, check_model_name
 from ..profiles import PROFILE_NAMES
 from .config import KD_DEFAULTS, METHODS, TrainConfig
 from .trainer import train
 
 
 def _model_name(name: str) -> str:
-    if not is_model_name(name):
-        raise argparse.ArgumentTypeError(f"unknown model {name!r}: use {', '.join(MODEL_NAMES)} "
-                                         "or B<H> / C<H> (optionally -noskip)")
-    return name
+    try:
+        return check_model_name(name)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

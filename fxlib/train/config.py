@@ -21,7 +21,7 @@ from typing import Optional
 from .._compat import renamed
 from ..kd import df as kd_df
 from ..kd import tor as kd_tor
-from ..models import family_of, is_model_name
+from ..models import check_model_name, family_of
 from ..profiles import Profile, get_profile
 
 METHODS = ("scratch", "tor", "df")
@@ -57,8 +57,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.data_root is not None and not isinstance(self.data_root, str):
             object.__setattr__(self, "data_root", str(self.data_root))   # a Path: JSON-able
-        if not is_model_name(self.model):
-            family_of(self.model)             # raises the registry's message
+        check_model_name(self.model)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
 
