@@ -63,9 +63,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._atomic import atomic_path
-from .aidax import AIDAX_HIDDEN, AidaXError, save_aidax
+from .aidax import AidaXError, check_aidax, save_aidax
 from .io import save_wright_json
-from .nam import NamError, save_nam
+from .nam import NamError, check_nam, save_nam
 from .models import CAFxFamily, RecurrentFamily, build_model, family_of
 from .models.cafx import CAFx
 from .models.rnn import RecurrentModel
@@ -390,14 +390,21 @@ def default_formats(run) -> tuple[str, ...]:
     """AIDA-X (B/C runs of a size it loads), Wright et al. JSON (B/C runs on raw audio), the
     same as ``-proteus.json`` where Proteus / NeuralPi play it (B40 / B20), ``.nam`` for
     LSTMs without the skip, and ONNX."""
-    rnn = isinstance(run.family, RecurrentFamily)
     model = build_model(run.config["model"])
-    aidax = rnn and model.hidden_size in AIDAX_HIDDEN
-    json_ok = rnn and run.standardizer() is None
-    proteus = json_ok and proteus_fits(model)
-    nam = rnn and model.cell == "LSTM" and not model.skip
-    return tuple(f for f, ok in (("aidax", aidax), ("json", json_ok), ("proteus", proteus),
-                                 ("nam", nam), ("onnx", True)) if ok)
+    json_ok = isinstance(model, RecurrentModel) and run.standardizer() is None
+    fits = {"aidax": _passes(check_aidax, model), "json": json_ok,
+            "proteus": json_ok and proteus_fits(model), "nam": _passes(check_nam, model),
+            "onnx": True}
+    return tuple(f for f in FORMATS if fits[f])
+
+
+def _passes(check, model) -> bool:
+    """Whether an exporter's own check (``check_aidax``, ``check_nam``) accepts ``model``."""
+    try:
+        check(model)
+    except (AidaXError, NamError):
+        return False
+    return True
 
 
 def main(argv=None) -> int:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
@@ -55,7 +54,7 @@ from .models import build_model, family_of
 from .report import markdown_table
 from .study import Study
 from .thesis import SAMPLE_RATE
-from .timing import hardware_info, hardware_line
+from .timing import cores, hardware_info, hardware_line
 from .train import TrainConfig, train
 from .train.benchmark import engine
 
@@ -251,13 +250,6 @@ def _teachers(args, labels, root: Path) -> dict:
     return {t: str(smoke.run(t, 0).path) for t in needed}
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:             # not on Linux
-        return os.cpu_count() or 1
-
-
 def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -401,7 +393,7 @@ def main(argv=None) -> int:
                     help="epochs of each short training on the CPU (a paper epoch of A takes "
                     "minutes there)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cpu-threads", type=int, default=_cores(),
+    ap.add_argument("--cpu-threads", type=int, default=cores(),
                     help="torch threads of the CPU side (default: this machine's cores; the "
                     "study's CPU trainings use one each, side by side)")
     ap.add_argument("--no-estimate", dest="estimate", action="store_false",

@@ -44,6 +44,14 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from .thesis import SAMPLE_RATE
 
 
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:             # not on Linux
+        return os.cpu_count() or 1
+
+
 def cpu_model() -> str:
     """The CPU's marketing name (Linux /proc/cpuinfo, else ``platform``)."""
     try:

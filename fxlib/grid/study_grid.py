@@ -21,7 +21,6 @@ with the default every engine, every ``jobs`` and every machine gives the same n
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import torch
 from ..paths import runs_root
 from ..report import markdown_table
 from ..study import LABELS, SEED_REPETITION_NOTEBOOK, Study
+from ..timing import cores
 from ..train import CPU_THREADS, MissingRun, train
 from .graph import Node, Rates, nodes_from_plan
 from .local import LocalEngine
@@ -40,14 +40,6 @@ from .scheduler import GridResult, NodeResult, run_nodes
 from .worker import data_for
 
 ENGINES = ("local", "ray")
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:             # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass
