@@ -270,7 +270,7 @@ def check(args, sides: Sides, root: Path) -> dict:
     if sides.device == "cuda" and torch.backends.cudnn.allow_tf32:
         modes.append(("as trained", contextlib.nullcontext))
     dev_threads = args.cpu_threads if sides.compute == "cpu" else None   # the stand-in: same
-    rows = []
+    rows, dev_timed = [], {}
     for label in CHECKED:
         t0 = time.perf_counter()
         model = cfg[label].model
@@ -291,6 +291,7 @@ def check(args, sides: Sides, root: Path) -> dict:
         with sides.checked():
             dev = short_training(cfg[label], sides.compute, root / "train-dev", data,
                                  args.epochs, dev_threads)
+        dev_timed[timing_key(label)] = dev           # the estimate reuses it
         n = min(cpu["epochs"], dev["epochs"])        # compare the losses after the same epoch
         a, b = cpu["train_loss"][n - 1], dev["train_loss"][n - 1]
         row.update({"cpu_epoch_s": cpu["epoch_s"], "dev_epoch_s": dev["epoch_s"],
@@ -305,21 +306,23 @@ def check(args, sides: Sides, root: Path) -> dict:
            "ok": all(r["ok"] for r in rows), "forward_tol": FORWARD_TOL, "grad_tol": GRAD_TOL,
            "hardware": hardware_line(hardware_info(args.cpu_threads, device=sides.compute))}
     if args.estimate:
-        out.update(_estimate(args, sides, study, cfg, root, data))
+        out.update(_estimate(args, sides, study, cfg, root, data, dev_timed, dev_threads))
     return out
 
 
-def _estimate(args, sides: Sides, study: Study, cfg: dict, root: Path, data) -> dict:
-    """Per-epoch seconds of every kind of planned training and per-model validation seconds
-    on the device, then ``notebook_estimates``."""
+def _estimate(args, sides: Sides, study: Study, cfg: dict, root: Path, data, timed: dict,
+              threads: Optional[int]) -> dict:
+    """Per-epoch seconds of every kind of planned training (``timed``: the kinds the check
+    already trained on the device) and per-model validation seconds on the device, then
+    ``notebook_estimates``."""
     epoch_s, kinds = {}, []
     with sides.checked():
         for p in planned(study):
             key = timing_key(p.label)
             if key in epoch_s:
                 continue
-            t = short_training(cfg[p.label], sides.compute, root / "time-dev", data,
-                               args.epochs)
+            t = timed.get(key) or short_training(cfg[p.label], sides.compute,
+                                                 root / "time-dev", data, args.epochs, threads)
             epoch_s[key] = t["epoch_s"]
             kinds.append({"kind": " ".join(k for k in (key[0], key[1]) if k)
                           + (f" (teacher {key[2]})" if key[2] else ""),
