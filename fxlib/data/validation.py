@@ -186,7 +186,8 @@ def validate(input, target, sr: int, *, name: str = "", max_latency: int = MAX_L
                 f"{label}: {frac:.2%} of the {what} samples are at full scale (|x| >= "
                 f"{CLIP_LEVEL}): the recording probably clipped. Re-record with less gain, or "
                 "accept that the model learns the clipping.")
-    crest = {w: float(np.max(np.abs(a)) / rms[w]) for w, a in (("input", x), ("target", y))}
+    peak = {w: float(np.max(np.abs(a))) for w, a in (("input", x), ("target", y))}
+    crest = {w: peak[w] / rms[w] for w in peak}
     if crest["target"] > SWAP_CREST_RATIO * crest["input"]:
         warns.append(
             f"{label}: the input looks more distorted than the target (crest factor, peak / "
@@ -211,8 +212,8 @@ def validate(input, target, sr: int, *, name: str = "", max_latency: int = MAX_L
             f"trainings: {fix}, or compensate the recording latency of your interface.")
     return ValidationReport(
         name=name, sr=int(sr), n_samples=len(x), duration_s=len(x) / float(sr),
-        input_peak=float(np.max(np.abs(x))), input_rms=rms["input"],
-        target_peak=float(np.max(np.abs(y))), target_rms=rms["target"],
+        input_peak=peak["input"], input_rms=rms["input"],
+        target_peak=peak["target"], target_rms=rms["target"],
         input_clip_fraction=clip["input"], target_clip_fraction=clip["target"],
         latency_samples=lag, latency_confidence=conf, polarity=polarity,
         warnings=warns, ok=not warns)
