@@ -322,7 +322,8 @@ def check_proteus(model, name: str = "this model") -> None:
     a compiled LSTM of hidden size 40 / 20 with the skip)."""
     if not proteus_fits(model):
         what = (f"an {model.cell} of hidden size {model.hidden_size}"
-                + ("" if model.skip else " without the skip"))
+                + ("" if model.skip else " without the skip")
+                if isinstance(model, RecurrentModel) else f"a {type(model).__name__}")
         raise ExportError(f"{name}: Proteus plays an LSTM of hidden size 40 and NeuralPi one of "
                           f"20, both with the skip; {what} would not load there. Export it as "
                           "aidax (AIDA-X loads LSTMs and GRUs of hidden size 8-80), or train a "

@@ -113,6 +113,6 @@ def test_proteus_format_only_for_what_proteus_and_neuralpi_play(tmp_path, capsys
     with pytest.raises(ExportError, match="aidax"):
         export_run(b16, formats=("proteus",))
     check_proteus(build_model("B20"))                     # NeuralPi
-    for name in ("C", "B40-noskip", "B32"):
+    for name in ("C", "B40-noskip", "B32", "Av2"):
         with pytest.raises(ExportError, match="Proteus plays an LSTM of hidden size 40"):
             check_proteus(build_model(name))
