@@ -50,8 +50,8 @@ grid: $(STAMP)
 	$(PY) -m fxlib.grid --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT) $(GRID) $(GRID_ARGS)
 
 # The grid, then notebooks 00 -> 07 with papermill (they reuse the grid's runs); leaves every
-# figure and figures/results.md + results.csv; executed notebooks go to
-# notebooks/executed/$(PROFILE)/.
+# figure and results.md + results.csv in figures/$(PROFILE)/<source>-$(EFFECT)/; executed
+# notebooks go to notebooks/executed/$(PROFILE)/<source>-$(EFFECT)/.
 reproduce: $(STAMP)
 	$(PY) -m fxlib.reproduce --profile $(PROFILE) --source $(SOURCE) --effect $(EFFECT) $(GRID)
 

@@ -2,13 +2,15 @@
 
 ``FIGURES`` is the one catalogue: the experiment notebooks draw their own entries
 (``draw(study, notebook="03_kd_on_B")``) and ``07_figures`` redraws all of them
-(``draw(study)``) from the run cache without training. Names are stable file stems under
-``figures/`` (PNG + SVG): ``fig4_<n>`` are the thesis's chapter-4 figures (a window and its zoom
+(``draw(study)``) from the run cache without training. Names are stable file stems (PNG + SVG)
+under each study's own folder, ``figures/<profile>/<source>-<effect>/``
+(``fxlib.study.study_folder``), so the muff and ht1 studies, or smoke and quick, sit side by
+side: ``fig4_<n>`` are the thesis's chapter-4 figures (a window and its zoom
 are the two panels of one figure), ``figA_<n>`` its appendix loss curves.
 
-``write_results`` writes ``figures/results.md`` and ``figures/results.csv``: every thesis table
-with our numbers beside the thesis's, the seed repetition, and a line saying which profile, data
-and hardware produced them.
+``write_results`` writes ``results.md`` and ``results.csv`` into that folder: every thesis table
+with our numbers beside the thesis's, the seed repetition, and lines saying which study
+(profile, source, effect), data and hardware produced them.
 
 ``redraw`` is what ``07_figures`` runs: every figure whose runs exist, a list of the others with
 the notebook that trains them (in Colab a user may open 07 after only some notebooks), and the
@@ -26,7 +28,6 @@ import matplotlib.pyplot as plt
 
 from . import thesis
 from ._atomic import atomic_open, write_json
-from .paths import figures_root
 from .plots import plot_loss_curves, plot_seed_band, plot_waveforms, save_figure
 from .report import csv_text
 from .study import ABLATIONS, seed_table, teacher_labels
@@ -35,7 +36,7 @@ from .train import MissingRun
 
 @dataclass(frozen=True)
 class FigureSpec:
-    name: str           # file stem under figures/
+    name: str           # file stem under the study's figures folder
     kind: str           # "waveforms" | "loss" | "seeds"
     labels: tuple       # experiments drawn (target first for waveforms)
     thesis: str         # thesis figure number(s)
@@ -94,7 +95,7 @@ FIGURES: tuple[FigureSpec, ...] = (
        "Best model over seeds"),
 )
 
-SEED_FILE = "seed_repetition.json"     # written by 06 under figures/, read by 07 and results
+SEED_FILE = "seed_repetition.json"     # written by 06 in the study's folder, read by 07, results
 
 
 def figure_specs(notebook: Optional[str] = None) -> list[FigureSpec]:
@@ -102,8 +103,10 @@ def figure_specs(notebook: Optional[str] = None) -> list[FigureSpec]:
 
 
 def draw_one(study, spec: FigureSpec, root=None, show: bool = False) -> list[Path]:
-    """Draw one catalogue figure from the study's runs and save it; returns the files."""
-    title = f"{spec.title} (thesis fig. {spec.thesis}; ours: {study.profile.name} profile)"
+    """Draw one catalogue figure from the study's runs and save it in the study's folder
+    under ``root`` (default ``figures/``: ``Study.figures_folder``); returns the files."""
+    title = (f"{spec.title} (thesis fig. {spec.thesis}; ours: {study.profile.name} profile, "
+             f"{study.effect})")
     if spec.kind == "waveforms":
         sig = study.signals(spec.labels)
         start = study.window() - sig.start
@@ -112,7 +115,7 @@ def draw_one(study, spec: FigureSpec, root=None, show: bool = False) -> list[Pat
     elif spec.kind == "loss":
         fig = plot_loss_curves({k: study.run(k).history for k in spec.labels}, title=title)
     elif spec.kind == "seeds":
-        info = read_seed_repetition(root)
+        info = read_seed_repetition(study, root)
         if info is None:
             return []
         label, seeds = info["label"], info["seeds"]
@@ -125,7 +128,7 @@ def draw_one(study, spec: FigureSpec, root=None, show: bool = False) -> list[Pat
                              label=label, title=title)
     else:
         raise ValueError(f"unknown figure kind {spec.kind!r}")
-    paths = save_figure(fig, spec.name, root)
+    paths = save_figure(fig, spec.name, study.figures_folder(root))
     if show:
         plt.show()
     plt.close(fig)
@@ -175,14 +178,16 @@ def redraw(study, root=None, timing: bool = True) -> Redrawn:
     return out
 
 
-def write_seed_repetition(info: dict, root=None) -> Path:
-    path = figures_root(root) / SEED_FILE
+def write_seed_repetition(study, info: dict, root=None) -> Path:
+    """Save 06's seed repetition (``Study.seed_repetition``) in the study's folder."""
+    path = study.figures_folder(root) / SEED_FILE
     write_json(path, info)
     return path
 
 
-def read_seed_repetition(root=None) -> Optional[dict]:
-    path = figures_root(root) / SEED_FILE
+def read_seed_repetition(study, root=None) -> Optional[dict]:
+    """The study's saved seed repetition, or None before 06 has run."""
+    path = study.figures_folder(root) / SEED_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
@@ -192,9 +197,11 @@ RESULT_COLUMNS = ("table", "label", "n", "mae", "mae_std", "esr", "esr_std", "ti
 
 
 def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
-    """``figures/results.md`` (every table, ours beside the thesis's, then the claims table:
-    each thesis claim with its verdict on our numbers) and ``results.csv``."""
-    rows, parts = [], ["# Results: ours beside the thesis's\n", study.context() + "\n"]
+    """``results.md`` (every table, ours beside the thesis's, then the claims table: each
+    thesis claim with its verdict on our numbers) and ``results.csv``, in the study's folder
+    (``Study.figures_folder(root)``); the first lines say which study they are."""
+    rows, parts = [], [f"# Results: ours beside the thesis's ({study.name})\n",
+                       f"Study: {study.name}.\n", study.context() + "\n"]
     for table in sorted({r.table for r in thesis.RESULTS}, key=lambda t: float(t)):
         labels = [r.label for r in thesis.RESULTS if r.table == table]
         parts.append(f"## Table {table}\n")
@@ -207,7 +214,7 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
                  "its validation plateau or at the profile's ceiling).\n")
     by_label = {row["label"]: row for row in rows}       # every teacher is a thesis row
     parts.append(study.rows_markdown([by_label[lb] for lb in teacher_labels()], timing=False))
-    info = read_seed_repetition(root)
+    info = read_seed_repetition(study, root)
     if info is not None:
         parts.append(f"## Table 4.10: {info['label']} over {len(info['seeds'])} seeds\n")
         parts.append(seed_table(info))
@@ -223,7 +230,7 @@ def write_results(study, root=None, timing: bool = True) -> tuple[Path, Path]:
                  "'Verdicts'): the mean difference of the metric (lower is better) with its 95 % "
                  "interval, and the verdict.\n")
     parts.append(study.claims_table(timing=timing))
-    folder = figures_root(root)
+    folder = study.figures_folder(root)
     md, csv = folder / "results.md", folder / "results.csv"
     with atomic_open(md, "w", encoding="utf-8") as f:
         f.write("\n".join(parts))

@@ -1,7 +1,7 @@
 """Plain tables for notebooks and results files: Markdown and CSV from lists of dicts.
 
 Kept dependency-free (no pandas): the tables of this study are small, and a Markdown string
-renders in Jupyter, on GitHub and in ``figures/results.md`` alike.
+renders in Jupyter, on GitHub and in each study's ``results.md`` alike.
 """
 from __future__ import annotations
 

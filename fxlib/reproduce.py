@@ -7,9 +7,12 @@ A whole reproduction first trains every run of the study with the run grid (``fx
 ``jobs`` trainings at once, teachers first, then every model timed one at a time with nothing
 training, then the seed repetition), so the notebooks only reuse runs. With ``--only`` the grid
 is skipped and each notebook trains what it lacks itself, as in Colab. Each notebook gets the
-same parameters (profile, source, effect, threads, compute); 00 gets the profile's data scale.
-Executed copies go to ``notebooks/executed/<profile>/`` (git-ignored),
-figures to ``figures/`` (``FXLIB_FIGURES``), runs to ``runs/`` (``FXLIB_RUNS``). A notebook
+same parameters (profile, source, effect, threads, compute; 00 takes the profile for its data
+scale). Every study keeps its outputs apart (``fxlib.study.study_folder``): executed copies go to
+``notebooks/executed/<profile>/<source>-<effect>/`` (git-ignored), figures and results to
+``figures/<profile>/<source>-<effect>/`` (``FXLIB_FIGURES``), so ``EFFECT=ht1`` after the muff
+study, or ``quick`` after ``smoke``, leaves the other's results in place; runs go to ``runs/``
+(``FXLIB_RUNS``), named by their whole config. A notebook
 that raises stops the batch with papermill's error (the executed copy shows the failing cell),
 and an executed notebook holding an error output is reported as a failure too. The wall time
 of every notebook is printed and saved as ``timings.json`` beside the executed copies.
@@ -29,6 +32,7 @@ from ._atomic import write_json
 from ._compat import renamed
 from .grid import ENGINES, run_study_grid
 from .profiles import PROFILE_NAMES, get_profile
+from .study import study_folder
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -46,10 +50,16 @@ class GridFailed(RuntimeError):
 
 def parameters(notebook: str, profile: str, source: str, effect: str,
                threads: Optional[int], compute: str, arm_seeds: Optional[int] = None) -> dict:
-    if notebook == "00_dataset":
-        return {"source": source, "scale": get_profile(profile).data_scale, "effect": effect}
+    if notebook == "00_dataset":          # the profile names its data scale and its folder
+        return {"source": source, "profile": profile, "effect": effect}
     return {"profile": profile, "source": source, "effect": effect, "threads": threads,
             "compute": compute, "arm_seeds": arm_seeds}
+
+
+def executed_folder(profile: str, source: str, effect: str, out_dir=None) -> Path:
+    """Where one study's executed notebooks and ``timings.json`` go: ``out_dir`` (default
+    ``notebooks/executed``) / ``<profile>/<source>-<effect>``."""
+    return Path(out_dir or NOTEBOOK_DIR / "executed") / study_folder(profile, source, effect)
 
 
 def error_outputs(path: Path) -> list[str]:
@@ -70,7 +80,8 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
     in order; returns {"grid" and each notebook: seconds}.
 
     ``jobs``, ``engine``, ``address``: the grid's (``fxlib.grid.run_study_grid``; ``threads``
-    is its threads per run, and the notebooks' too). ``arm_seeds``: seeds per 8/16-unit arm,
+    is its threads per run, and the notebooks' too). ``out_dir``: the root of the executed
+    copies (``executed_folder``: the study's own folder is made under it). ``arm_seeds``: seeds per 8/16-unit arm,
     for the grid and every notebook (None: the profile's).
     ``cell_timeout``: seconds one cell may run before papermill stops the batch with an error
     (None: no limit, as a ``paper`` training cell runs for hours; the test suite sets one so a
@@ -84,7 +95,7 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
     unknown = [n for n in names if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {', '.join(NOTEBOOKS)}")
-    out_dir = Path(out_dir) if out_dir else NOTEBOOK_DIR / "executed" / profile
+    out_dir = executed_folder(profile, source, effect, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict = {}
     total = time.perf_counter()
@@ -136,7 +147,9 @@ def main(argv=None) -> int:
     p.add_argument("--compute", default="auto")
     p.add_argument("--arm-seeds", type=int, default=None, metavar="N",
                    help="seeds per 8/16-unit arm of the KD tables (default: the profile's)")
-    p.add_argument("--out", default=None, help="folder for executed notebooks")
+    p.add_argument("--out", default=None,
+                   help="root for executed notebooks (default notebooks/executed; each study "
+                        "writes under <profile>/<source>-<effect>/)")
     p.add_argument("--cell-timeout", type=int, default=None,
                    help="seconds one notebook cell may run (default: no limit)")
     args = p.parse_args(argv)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
@@ -37,11 +38,13 @@ from ._atomic import atomic_path, write_json
 from ._compat import renamed
 from .data import build_embedded
 from .models import count_parameters
+from .paths import figures_root
 from .plots import busiest_window
 from .profiles import get_profile
 from .report import markdown_table
 from .timing import hardware_info, hardware_line, time_model
 from .train import MissingRun, TrainConfig, load_training_data, train
+from .train.dataset import BUILTIN_SOURCES, source_label
 from .verdict import Arm, Verdict, compare_arms, fmt_arm, pooled_cv
 # The experiments as data live in fxlib.experiments; re-exported here, where notebooks import
 # them from (``from fxlib.study import Study, notebook_runs, table_labels``).
@@ -82,6 +85,29 @@ class Excerpt(Mapping):
         return len(self._signals)
 
 
+def study_folder(profile: str, source: str, effect: str) -> Path:
+    """The relative folder that keeps one study's outputs apart from every other's:
+    ``<profile>/<source>-<effect>`` (``quick/embedded-muff``, ``paper/wright2019-ht1``).
+
+    A folder source is named by its last component and 8 hex digits of its resolved path's
+    SHA-1 (two folders called ``takes`` stay apart). Characters other than letters, digits,
+    ``.``, ``_`` and ``-`` become ``_``, so an effect given as a file prefix is a safe name.
+    """
+    label = str(source)
+    if label not in BUILTIN_SOURCES:         # a folder: named by its resolved path
+        label = source_label(label)
+        digest = hashlib.sha1(label.encode("utf-8")).hexdigest()[:8]
+        label = f"{Path(label).name or 'folder'}-{digest}"
+    safe = lambda text: re.sub(r"[^A-Za-z0-9._-]", "_", str(text)).lstrip(".") or "_"
+    return Path(safe(profile)) / f"{safe(label)}-{safe(effect)}"
+
+
+def figures_folder(profile: str, source: str, effect: str, root=None) -> Path:
+    """Where one study's figures and results files go: ``figures_root(root)`` (``figures/``,
+    ``FXLIB_FIGURES``) / ``study_folder(...)``."""
+    return figures_root(root) / study_folder(profile, source, effect)
+
+
 class Study:
     """Runs, tables and verdicts of the study for one profile and one dataset (module doc).
     ``device=`` is accepted as the old name of ``effect`` (README, "Renamed")."""
@@ -103,6 +129,17 @@ class Study:
         self._dataset = None
         self._cache: dict = {}
         self._forced: set = set()
+
+    # -- where its outputs go ----------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Which study this is, as results files and figure titles name it."""
+        return f"profile {self.profile.name}, source {self.source}, effect {self.effect}"
+
+    def figures_folder(self, root=None) -> Path:
+        """This study's folder for figures and results (``figures_folder``): another
+        profile, source or effect never writes here."""
+        return figures_folder(self.profile.name, self.source, self.effect, root)
 
     # -- data and runs ---------------------------------------------------------------------
     @property
@@ -332,7 +369,7 @@ class Study:
 
     def claims_table(self, timing: bool = True) -> str:
         """Every thesis claim: the thesis's numbers, ours (mean ± std, n), the difference with
-        its interval, the method and the verdict -- the end of ``figures/results.md``. With
+        its interval, the method and the verdict -- the end of the study's ``results.md``. With
         ``timing`` False the time claims are listed as not measured."""
         rows = []
         for c in claims():
@@ -470,7 +507,7 @@ def seed_verdicts(info: dict) -> list[str]:
             + ("yes" if label == ref["label"] else f"no ({label})")]
 
 
-__all__ = ["Study", "Experiment", "Excerpt", "PlannedRun", "Claim", "EXPERIMENTS", "LABELS",
+__all__ = ["Study", "study_folder", "figures_folder", "Experiment", "Excerpt", "PlannedRun", "Claim", "EXPERIMENTS", "LABELS",
            "ABLATIONS", "ABLATION_COMPARISONS", "ablation_labels", "teacher_labels",
            "NOTEBOOK_TABLES", "NOTEBOOK_COMPARISONS", "MULTI_SEED_TABLES", "SMALL_MODELS",
            "SEED_REPETITION_NOTEBOOK", "table_labels", "notebook_runs", "claims", "experiment",

@@ -57,7 +57,7 @@ def test_bench_device_flag_is_compute(monkeypatch):
 def test_benchmark_and_reproduce_take_effect_and_device(monkeypatch, tmp_path):
     assert parameters("01_A_vs_B", "smoke", "embedded", "ht1", None, "cpu")["effect"] == "ht1"
     assert parameters("00_dataset", "smoke", "embedded", "ht1", None, "cpu") == {
-        "source": "embedded", "scale": "smoke", "effect": "ht1"}
+        "source": "embedded", "profile": "smoke", "effect": "ht1"}
     seen = {}
     monkeypatch.setattr("fxlib.runtime.benchmark.run", lambda *a, **k: [])
     monkeypatch.setattr("fxlib.runtime.benchmark.format_table", lambda *a: "x\n")

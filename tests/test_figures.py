@@ -38,8 +38,9 @@ def _recorder(monkeypatch, name: str) -> list:
     return seen
 
 
-def _files_ok(paths, root, name):
-    assert paths == [root / f"{name}.png", root / f"{name}.svg"]
+def _files_ok(paths, folder, name):
+    """Both formats written, in the study's own folder (``Study.figures_folder``)."""
+    assert paths == [folder / f"{name}.png", folder / f"{name}.svg"]
     assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)
 
 
@@ -79,10 +80,10 @@ def test_loss_figure_plots_the_runs_histories(fake_study, tmp_path, monkeypatch)
     seen = _recorder(monkeypatch, "plot_loss_curves")
     root = tmp_path / "figures"
     paths = F.draw_one(fake_study, spec("figA_04_loss_B"), root)
-    _files_ok(paths, root, "figA_04_loss_B")
+    _files_ok(paths, root / "smoke" / "embedded-muff", "figA_04_loss_B")
     ((args, kwargs, fig),) = seen
     assert args[0] == hist and list(args[0]) == ["B", "B h16", "B h8"]
-    assert kwargs["title"] == ("Loss, model B variants (thesis fig. A.4; ours: smoke profile)")
+    assert kwargs["title"] == ("Loss, model B variants (thesis fig. A.4; ours: smoke profile, muff)")
     for ax, (label, h) in zip(fig.axes, hist.items()):
         assert ax.get_title() == label
         train, val = ax.lines[:2]
@@ -96,7 +97,7 @@ def test_df_loss_figure_plots_iterations_and_generator_loss(fake_study, tmp_path
     runs = {lb: fake_run(fake_study, lb) for lb in ("DF B h16", "DF B h8")}
     seen = _recorder(monkeypatch, "plot_loss_curves")
     paths = F.draw_one(fake_study, spec("figA_07_loss_df_on_B"), tmp_path)
-    _files_ok(paths, tmp_path, "figA_07_loss_df_on_B")
+    _files_ok(paths, fake_study.figures_folder(tmp_path), "figA_07_loss_df_on_B")
     ((args, _, fig),) = seen
     assert args[0] == {lb: r.history for lb, r in runs.items()}
     student = fig.axes[0].lines[0]
@@ -113,7 +114,7 @@ def test_waveform_figure_plots_target_and_model_outputs_at_the_window(fake_study
         fake_run(fake_study, label)
     seen = _recorder(monkeypatch, "plot_waveforms")
     paths = F.draw_one(fake_study, spec("fig4_01_A_vs_B"), tmp_path)
-    _files_ok(paths, tmp_path, "fig4_01_A_vs_B")
+    _files_ok(paths, fake_study.figures_folder(tmp_path), "fig4_01_A_vs_B")
     ((args, kwargs, _),) = seen
     signals, start = args
     sig = fake_study.signals(["A", "B"])
@@ -146,7 +147,7 @@ def test_redraw_draws_what_exists_and_names_the_notebooks_to_run(tmp_path):
                                             "figA_01_loss_A_B.png", "figA_01_loss_A_B.svg"]
     assert sorted(done.missing) == ["02_kd_on_A", "03_kd_on_B", "04_kd_B_to_A", "05_kd_to_C"]
     assert done.missing["03_kd_on_B"] == [f.name for f in F.figure_specs("03_kd_on_B")]
-    assert done.results is None and not (tmp_path / "figures" / "results.md").exists()
+    assert done.results is None and not list((tmp_path / "figures").rglob("results.md"))
     text = done.describe()
     assert "4 files written" in text and "(run 03_kd_on_B first)" in text
     assert "results.md / results.csv need the runs of every notebook" in text
@@ -156,25 +157,26 @@ def test_redraw_writes_the_results_once_every_run_exists(everything, tmp_path):
     study, _ = everything
     done = F.redraw(study, tmp_path, timing=False)
     assert not done.missing and len(done.paths) == 2 * (len(F.FIGURES) - 1)   # no seed file
-    assert done.results == (tmp_path / "results.md", tmp_path / "results.csv")
+    folder = study.figures_folder(tmp_path)
+    assert done.results == (folder / "results.md", folder / "results.csv")
     assert done.results[0].is_file() and "results:" in done.describe()
 
 
 def test_seed_band_needs_the_seed_file_then_draws_every_seed(fake_study, tmp_path, monkeypatch):
     seeds_spec = spec("fig4_19_seed_band")
     root = tmp_path / "figures"
-    assert F.read_seed_repetition(root) is None
+    assert F.read_seed_repetition(fake_study, root) is None
     assert F.draw_one(fake_study, seeds_spec, root) == []
     assert not root.exists() or not list(root.iterdir())
     for s in (0, 1):
         fake_run(fake_study, "TOR C h64", s, esr=0.15 + 0.01 * s, mae=0.005)
     info = fake_study.seed_repetition("TOR C h64", [0, 1])
-    path = F.write_seed_repetition(info, root)
-    assert path == root / F.SEED_FILE
-    assert F.read_seed_repetition(root) == json.loads(json.dumps(info))
+    path = F.write_seed_repetition(fake_study, info, root)
+    assert path == root / "smoke" / "embedded-muff" / F.SEED_FILE
+    assert F.read_seed_repetition(fake_study, root) == json.loads(json.dumps(info))
     seen = _recorder(monkeypatch, "plot_seed_band")
     paths = F.draw_one(fake_study, seeds_spec, root)
-    _files_ok(paths, root, "fig4_19_seed_band")
+    _files_ok(paths, fake_study.figures_folder(root), "fig4_19_seed_band")
     ((args, kwargs, _),) = seen
     target, outputs, _start = args
     np.testing.assert_array_equal(target, fake_study.signals(["TOR C h64"])["target"])
@@ -205,9 +207,11 @@ def _expected_line(label: str) -> str:
 def test_write_results_has_every_table_with_ours_beside_the_thesis(everything, tmp_path):
     study, runs = everything
     md, csv_path = F.write_results(study, tmp_path, timing=False)
-    assert (md, csv_path) == (tmp_path / "results.md", tmp_path / "results.csv")
+    folder = tmp_path / "smoke" / "embedded-muff"
+    assert (md, csv_path) == (folder / "results.md", folder / "results.csv")
     text = md.read_text(encoding="utf-8")
-    assert text.startswith("# Results: ours beside the thesis's\n")
+    assert text.startswith("# Results: ours beside the thesis's (profile smoke, source "
+                           "embedded, effect muff)\n")
     assert study.context() in text and "4.10" not in text
     tables = [f"4.{i}" for i in range(1, 10)]
     heads = [text.index(f"## Table {t}\n") for t in tables]
@@ -260,7 +264,7 @@ def test_write_results_has_every_table_with_ours_beside_the_thesis(everything, t
 def test_write_results_adds_table_4_10_when_the_seed_file_exists(everything, tmp_path):
     study, _ = everything
     info = study.seed_repetition("TOR C h64", [0, 1])
-    F.write_seed_repetition(info, tmp_path)
+    F.write_seed_repetition(study, info, tmp_path)
     md, _ = F.write_results(study, tmp_path, timing=False)
     text = md.read_text(encoding="utf-8")
     head = "## Table 4.10: TOR C h64 over 2 seeds\n"
@@ -281,3 +285,42 @@ def test_write_results_computes_each_row_once(everything, tmp_path, monkeypatch)
                         row(study, label, *a, **k))
     F.write_results(study, tmp_path, timing=False)
     assert sorted(calls) == sorted(study_mod.EXPERIMENTS)
+
+
+def test_two_studies_keep_their_figures_and_results_apart(tmp_path):
+    """The ht1 study after the muff study (``make reproduce EFFECT=ht1``), or quick after smoke,
+    writes into its own folder: the first study's figures, seed file and results stay as they
+    were, and each results.md says which study it is."""
+    root, runs = tmp_path / "figures", tmp_path / "runs"
+    muff, ht1 = make_study(runs), make_study(runs, effect="ht1")
+    written = {}
+    for study in (muff, ht1):
+        fake_all(study)
+        F.write_seed_repetition(study, study.seed_repetition("TOR C h64", [0]), root)
+        done = F.redraw(study, root, timing=False)
+        assert not done.missing
+        written[study.effect] = {p: p.read_bytes() for p in done.paths + list(done.results)}
+    assert muff.figures_folder(root) == root / "smoke" / "embedded-muff"
+    assert ht1.figures_folder(root) == root / "smoke" / "embedded-ht1"
+    for effect, files in written.items():          # ht1 did not touch a byte of muff's
+        assert len(files) == 2 * len(F.FIGURES) + 2
+        for path, content in files.items():
+            assert path.parent == root / "smoke" / f"embedded-{effect}"
+            assert path.read_bytes() == content, path
+        md = (root / "smoke" / f"embedded-{effect}" / "results.md").read_text(encoding="utf-8")
+        assert md.splitlines()[0] == ("# Results: ours beside the thesis's (profile smoke, "
+                                      f"source embedded, effect {effect})")
+        assert "## Table 4.10: TOR C h64 over 1 seeds" in md
+    assert not [p for p in root.iterdir() if p.is_file()]     # nothing at the top of figures/
+
+
+def test_study_folder_names_profile_source_and_effect(tmp_path):
+    from fxlib.study import study_folder
+    assert study_folder("quick", "embedded", "muff").as_posix() == "quick/embedded-muff"
+    assert study_folder("paper", "wright2019", "ht1").as_posix() == "paper/wright2019-ht1"
+    a, b = tmp_path / "one" / "takes", tmp_path / "two" / "takes"     # same name, apart
+    fa, fb = study_folder("quick", str(a), "muff"), study_folder("quick", str(b), "muff")
+    assert fa != fb and fa.name.startswith("takes-") and fa.name.endswith("-muff")
+    assert study_folder("quick", str(a), "muff") == study_folder("quick", str(a / "."), "muff")
+    odd = study_folder("smoke", "embedded", "../my amp")       # an effect given as a prefix
+    assert odd.as_posix() == "smoke/embedded-_my_amp"

@@ -26,12 +26,14 @@ def test_00_dataset_runs_under_papermill(tmp_path, monkeypatch):
     out = tmp_path / "00_dataset.ipynb"
     papermill.execute_notebook(
         str(REPO / "notebooks" / "00_dataset.ipynb"), str(out), kernel_name="python3",
-        parameters={"scale": "smoke", "root": str(tmp_path / "data")}, progress_bar=False,
+        parameters={"profile": "smoke", "root": str(tmp_path / "data")}, progress_bar=False,
         cwd=str(REPO / "notebooks"))
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert not errors
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "linear filter leaves ESR" in text and "data folder:" in text
-    assert (tmp_path / "figures" / "fig3-3_dataset_example_embedded_muff.png").is_file()
+    # the profile chose the data scale (smoke) and the study's figures folder
+    assert (tmp_path / "figures" / "smoke" / "embedded-muff" / "fig3-3_dataset_example.png"
+            ).is_file()
     assert (tmp_path / "data" / "embedded" / "smoke" / "manifest.json").is_file()

@@ -12,6 +12,8 @@ from fxlib import figures
 from fxlib.reproduce import NOTEBOOKS, error_outputs, reproduce
 from fxlib.train import RunError
 
+STUDY = "smoke/embedded-muff"          # the batch's own folder under executed/ and figures/
+
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
@@ -33,8 +35,8 @@ def test_every_notebook_ran_without_error(batch):
     root, timings = batch
     assert set(NOTEBOOKS) <= set(timings)
     for name in NOTEBOOKS:
-        assert not error_outputs(root / "executed" / f"{name}.ipynb"), name
-    saved = json.loads((root / "executed" / "timings.json").read_text())
+        assert not error_outputs(root / "executed" / STUDY / f"{name}.ipynb"), name
+    saved = json.loads((root / "executed" / STUDY / "timings.json").read_text())
     assert saved["profile"] == "smoke" and saved["seconds"]["total"] > 0
 
 
@@ -42,19 +44,21 @@ def test_every_figure_and_the_results_summary_exist(batch):
     root, _ = batch
     for spec in figures.FIGURES:
         for fmt in ("png", "svg"):
-            assert (root / "figures" / f"{spec.name}.{fmt}").is_file(), spec.name
-    md = (root / "figures" / "results.md").read_text()
+            assert (root / "figures" / STUDY / f"{spec.name}.{fmt}").is_file(), spec.name
+    md = (root / "figures" / STUDY / "results.md").read_text()
     for table in ("4.1", "4.5", "4.9", "4.10"):
         assert f"## Table {table}" in md
+    assert md.startswith("# Results: ours beside the thesis's (profile smoke, source embedded, "
+                         "effect muff)\n")
     assert "profile `smoke`" in md and "thesis ESR" in md
     assert md.index("## Claims") > md.index("## Table 4.10")      # the claims table, last
-    csv = (root / "figures" / "results.csv").read_text().splitlines()
+    csv = (root / "figures" / STUDY / "results.csv").read_text().splitlines()
     assert csv[0].startswith("table,label,n,mae,mae_std,esr,esr_std") and len(csv) == 1 + 32
 
 
 def test_verdicts_are_computed(batch):
     root, _ = batch
-    nb = json.loads((root / "executed" / "03_kd_on_B.ipynb").read_text())
+    nb = json.loads((root / "executed" / STUDY / "03_kd_on_B.ipynb").read_text())
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "TOR B h16 beats B h16 on ESR: " in text
     assert "TOR B h16 beats TOR B h16 c_D=0 on ESR: " in text       # the ablation's verdicts
@@ -71,3 +75,20 @@ def test_figures_notebook_trains_nothing(batch, monkeypatch):
     with pytest.raises(RunError, match="train it first"):
         Study("smoke", train=False).run("B h8")
     assert not (root / "empty-runs").exists() or not any((root / "empty-runs").iterdir())
+
+
+def test_another_effect_leaves_the_first_studys_results_in_place(batch):
+    """``make reproduce EFFECT=ht1`` after the muff study: ht1's executed notebooks and
+    figures go to its own folders; not one file of the muff study changes."""
+    root, _ = batch
+    muff = {p: p.stat().st_mtime_ns for sub in ("executed", "figures")
+            for p in (root / sub / STUDY).rglob("*") if p.is_file()}
+    assert len(muff) > 2 * len(figures.FIGURES)
+    reproduce("smoke", effect="ht1", only=["00_dataset", "07_figures"],
+              out_dir=root / "executed", threads=1, cell_timeout=600, log=lambda *_: None)
+    for name in ("00_dataset", "07_figures"):
+        assert not error_outputs(root / "executed" / "smoke" / "embedded-ht1" / f"{name}.ipynb")
+    assert (root / "figures" / "smoke" / "embedded-ht1" / "fig3-3_dataset_example.png").is_file()
+    assert {p: p.stat().st_mtime_ns for p in muff} == muff
+    saved = json.loads((root / "executed" / "smoke" / "embedded-ht1" / "timings.json").read_text())
+    assert saved["effect"] == "ht1"

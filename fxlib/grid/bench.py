@@ -26,6 +26,7 @@ from pathlib import Path
 from ..data import build_embedded
 from ..paths import data_root
 from ..profiles import PROFILE_NAMES, get_profile
+from ..study import study_folder
 from ..timing import hardware_info, hardware_line
 from .study_grid import cores
 
@@ -70,7 +71,8 @@ def measure(profile: str, source: str, effect: str, jobs: int, threads, out: Pat
     row = {"jobs": jobs, "wall_s": wall, "grid_s": None, "overhead_s": None,
            "notebooks_s": None, "runs": runs}
     if not grid_only:
-        t = json.loads((executed / "timings.json").read_text(encoding="utf-8"))["seconds"]
+        timings = executed / study_folder(profile, source, effect) / "timings.json"
+        t = json.loads(timings.read_text(encoding="utf-8"))["seconds"]
         row.update(grid_s=t["grid"], overhead_s=t["grid_overhead"],
                    notebooks_s=t["total"] - t["grid"])
     else:
