@@ -81,8 +81,8 @@ def reproduce(profile: str = "quick", source: str = "embedded", effect: str = "m
 
     ``jobs``, ``engine``, ``address``: the grid's (``fxlib.grid.run_study_grid``; ``threads``
     is its threads per run, and the notebooks' too). ``out_dir``: the root of the executed
-    copies (``executed_folder``: the study's own folder is made under it). ``arm_seeds``: seeds per 8/16-unit arm,
-    for the grid and every notebook (None: the profile's).
+    copies (``executed_folder``: the study's own folder is made under it). ``arm_seeds``:
+    seeds per 8/16-unit arm, for the grid and every notebook (None: the profile's).
     ``cell_timeout``: seconds one cell may run before papermill stops the batch with an error
     (None: no limit, as a ``paper`` training cell runs for hours; the test suite sets one so a
     hung kernel fails the test instead of stalling CI).

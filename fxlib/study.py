@@ -507,7 +507,8 @@ def seed_verdicts(info: dict) -> list[str]:
             + ("yes" if label == ref["label"] else f"no ({label})")]
 
 
-__all__ = ["Study", "study_folder", "figures_folder", "Experiment", "Excerpt", "PlannedRun", "Claim", "EXPERIMENTS", "LABELS",
+__all__ = ["Study", "study_folder", "figures_folder", "Experiment", "Excerpt", "PlannedRun",
+           "Claim", "EXPERIMENTS", "LABELS",
            "ABLATIONS", "ABLATION_COMPARISONS", "ablation_labels", "teacher_labels",
            "NOTEBOOK_TABLES", "NOTEBOOK_COMPARISONS", "MULTI_SEED_TABLES", "SMALL_MODELS",
            "SEED_REPETITION_NOTEBOOK", "table_labels", "notebook_runs", "claims", "experiment",

@@ -23,6 +23,7 @@ from numba import njit
 from fxlib.io import load_wright_json
 from fxlib.models import build_model
 from fxlib.runtime import Streamer, stream
+from fxlib.runtime import bank
 from fxlib.runtime import kernels as K
 from fxlib.runtime import simd
 
@@ -496,13 +497,16 @@ def test_cafx_latency_is_minimal(av2):
 
 
 # ------------------------------------------------------------------------- compile_kernels
-#: The numba dispatchers ``compile_kernels`` must run, by module: every cell x ``GATES``
+#: The numba dispatchers ``bank.compile_entries`` must run, by module: every cell x ``GATES``
 #: block function, the blocked mat-vec, the bare chain, the finiteness check and the vector
-#: gate functions behind ``simd.apply``.
+#: gate functions behind ``simd.apply`` (``kernels.compile_kernels``), then both entry points.
 BLOCK_KERNELS = {(cell, gates): K.kernels(cell, gates).__name__
                  for cell in ("LSTM", "GRU") for gates in K.GATES}
+ENTRIES = {(cell, gates): bank.entry(cell).__name__ for cell in ("LSTM", "GRU")
+           for gates in K.GATES}
 COMPILED = [(K, name) for name in sorted(BLOCK_KERNELS.values())] + [
-    (K, "gates_blocked"), (K, "bare_chain"), (K, "all_finite"), (simd, "_apply")]
+    (K, "gates_blocked"), (K, "bare_chain"), (K, "all_finite"), (simd, "_apply")] + [
+    (bank, name) for name in sorted(set(ENTRIES.values()))]
 
 
 def _record_calls(monkeypatch, targets):
@@ -526,13 +530,13 @@ def _record_calls(monkeypatch, targets):
 
 
 def test_compile_kernels_runs_every_kernel(monkeypatch):
-    """``compile_kernels`` calls every block kernel (both cells x every gate variant), the
-    blocked mat-vec and the gate functions, each with exactly the argument types the streamer
-    passes at run time: afterwards no ``Streamer`` call has anything left to compile. Then
-    each compiled block kernel reproduces PyTorch's forward on a tiny model."""
+    """``compile_entries`` calls every block kernel (both cells x every gate variant), the
+    blocked mat-vec, the gate functions and both entry points, each with exactly the argument
+    types the streamer passes at run time: afterwards no ``Streamer`` call has anything left to
+    compile. Then each entry and gate variant reproduces PyTorch's forward on a model."""
     originals = {name: getattr(module, name) for module, name in COMPILED}
     calls = _record_calls(monkeypatch, COMPILED)
-    seconds = K.compile_kernels()
+    seconds = bank.compile_entries()
     assert isinstance(seconds, float) and math.isfinite(seconds)
     missing = sorted({name for _, name in COMPILED} - set(calls))
     assert not missing, f"compile_kernels did not run {missing}"
@@ -541,18 +545,20 @@ def test_compile_kernels_runs_every_kernel(monkeypatch):
         assert all(sig in originals[name].overloads for sig in sigs), name
     compiled = {name: set(sigs) for name, sigs in calls.items()}
 
-    # The signature the streamer uses is one compile_kernels compiled: record it (and its
-    # empty warm-up block) through the same wrappers, on another model size.
+    # The signature the streamer uses is one compile_entries compiled: record it (and its
+    # empty warm-up block) through the same wrappers, on other model sizes (20: the general
+    # kernels with a partial 16-lane block; 8: the small-size kernels).
     calls.clear()
     from fxlib.models.rnn import RecurrentModel
     rng = np.random.default_rng(31)
     x = (0.5 * rng.standard_normal(300)).astype(np.float32)
-    for (cell, gates), name in BLOCK_KERNELS.items():
-        torch.manual_seed(31)
-        model = RecurrentModel(cell=cell, hidden_size=20).eval()   # 20: partial 16-lane block
-        s = Streamer(model, gates=gates)
-        y = s.process(x)
-        used = set(calls.pop(name))
-        assert used and used <= compiled[name], (cell, gates, used, compiled[name])
-        assert np.abs(y - _reference(model, x)).max() <= TOL, (cell, gates)
-    assert not calls                                 # nothing else was dispatched
+    for (cell, gates), name in ENTRIES.items():
+        for hidden in (20, 8):
+            torch.manual_seed(31)
+            model = RecurrentModel(cell=cell, hidden_size=hidden).eval()
+            s = Streamer(model, gates=gates)
+            y = s.process(x)
+            used = set(calls.pop(name))
+            assert used and used <= compiled[name], (cell, gates, used, compiled[name])
+            assert np.abs(y - _reference(model, x)).max() <= TOL, (cell, gates, hidden)
+            assert not calls                         # nothing else was dispatched

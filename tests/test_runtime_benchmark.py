@@ -115,7 +115,7 @@ def test_benchmark_without_onnxruntime_skips_its_rows(tmp_path, capsys, monkeypa
     rows = _rows(tmp_path / "bench_stream.csv")
     assert {(r["engine"], r["block"]) for r in rows} == {
         ("fxlib", "64"), ("fxlib", "whole"), ("fxlib-f64", "64"), ("fxlib-f64", "whole"),
-        ("torch", "64"), ("torch", "whole")}
+        ("overhead", "64"), ("torch", "64"), ("torch", "whole")}
     assert all(float(r["ms_per_s"]) > 0 for r in rows)
     assert not (tmp_path / "bench_stream.png").exists()
 
@@ -126,3 +126,46 @@ def test_engines_are_timed_round_robin():
     stats = bench._measure(fns, runs=3, warmup=1, seconds=1.0)
     assert calls == ["a", "b", "c"] + ["a", "b", "c"] * 3
     assert len(stats) == 3 and all(med >= 0.0 and iqr >= 0.0 for med, iqr in stats)
+
+
+def test_overhead_row_times_empty_calls_through_the_entry_point():
+    """The overhead row makes as many ``process_into`` calls as a second of audio takes at
+    that block size, on empty blocks; ``us_call`` divides by that count."""
+    calls = []
+    run = bench._empty_calls(lambda x, out: calls.append((x.shape, out.shape)), 5)
+    run()
+    assert calls == [((0,), (0,))] * 5
+    assert bench._calls(44100, 64) == 690 and bench._calls(44100, "whole") == 1
+    x = np.arange(10, dtype=np.float32)
+    seen = []
+    bench._blocked_into(lambda b, o: seen.append((b.tolist(), o.shape[0])), lambda: None, x,
+                        np.empty_like(x), 4)()
+    assert seen == [([0, 1, 2, 3], 4), ([4, 5, 6, 7], 4), ([8, 9], 2)]
+
+
+def test_rtneural_rows_from_the_harness_csv(tmp_path, capsys):
+    """``--rtneural LABEL=CSV`` adds RTNeural's rows (the harness's wall-time medians, fxlib
+    model names) and a goal against its compile-time xsimd model; a wrong file is an error."""
+    path = tmp_path / "rtneural.csv"
+    path.write_text(
+        "engine,model,hidden,cpu_ms_median,cpu_ms_min,cpu_ms_max,wall_ms_median,wall_ms_min,"
+        "wall_ms_max,checksum,max_abs_diff,max_abs_diff_first64,finite,rtneural,xsimd\n"
+        '"xsimd, compile-time (ModelT)",GRU8,8,2.0,2,2,2.5,2,3,1,0,0,1,1fb1f07,a00c81f7\n'
+        '"Eigen, run-time (Model)",GRU8,8,6.0,6,6,6.5,6,7,1,0,0,1,1fb1f07,a00c81f7\n'
+        '"xsimd, compile-time (ModelT)",GRU64,64,30,30,30,31,30,32,1,0,0,1,1fb1f07,a00c81f7\n'
+        '"xsimd, compile-time (ModelT)",LSTM32,32,9,9,9,9.5,9,10,1,0,0,1,1fb1f07,a00c81f7\n')
+    rows = bench.rtneural_rows("native", path, ["C8", "C"])
+    assert [(r["model"], r["engine"], r["block"], r["ms_per_s"]) for r in rows] == [
+        ("C8", "rtneural-native-xsimd", 64, 2.5), ("C8", "rtneural-native-eigen-rt", 64, 6.5),
+        ("C", "rtneural-native-xsimd", 64, 31.0)]
+    assert bench._fxlib_name("LSTM32") == "B32" and bench._fxlib_name("Dense8") is None
+    assert bench.main(["--models", "C8", "--runs", "1", "--warmup", "0", "--seconds", "0.02",
+                       "--blocks", "64", "--no-onnx", "--no-plots", "--out", str(tmp_path),
+                       "--rtneural", f"native={path}"]) == 0
+    out = capsys.readouterr().out
+    assert "rtneural-native-xsimd" in out and "vs rtneural-native-xsimd" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    for arg in (f"native={bad}", str(path), f"x={tmp_path / 'missing.csv'}"):
+        with pytest.raises(SystemExit):
+            bench.main(["--models", "C8", "--no-onnx", "--no-plots", "--rtneural", arg])

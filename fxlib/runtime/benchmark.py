@@ -8,15 +8,22 @@ from a reset state in consecutive blocks of ``block`` samples (or in one call, "
 flush-to-zero on; ``--warmup`` untimed runs, then ``--runs`` timed ones (``time.perf_counter``),
 taken round-robin over the engines of a model (run r of each before run r + 1 of any), so that
 the slow spells of a shared machine fall on every engine alike.
-Reported: median ms of compute per second of audio, inter-quartile range, RTF (audio s /
-compute s), and same-run ratios.
+Every engine gets its input (and fxlib its output buffer) already cut into blocks, as an audio
+callback receives them, so the loop times the engine, not the slicing.
+Reported: median ms of compute per second of audio, inter-quartile range, microseconds per call
+(``us_call``: ms per second over the calls a second of audio takes at that block size), RTF
+(audio s / compute s), and same-run ratios.
 
 Engines:
 
-* ``fxlib``: ``fxlib.runtime.Streamer`` (B/C: the numba per-sample kernels with their default
-  16-lane float32 gates; A/Av2: the exact streaming overlap-add, latency 4094 samples, frames
+* ``fxlib``: ``fxlib.runtime.Streamer.process_into`` (B/C: the numba per-sample kernels with
+  their default 16-lane float32 gates, through the model's one compiled entry point,
+  ``fxlib.runtime.bank``; A/Av2: the exact streaming overlap-add, latency 4094 samples, frames
   through PyTorch). ``fxlib-f64``: B/C with ``gates="float64"`` (per-unit float64 gates, the
   closest to the float64 model).
+* ``overhead`` (B/C): the same ``process_into`` calls on empty blocks, as many as a second of
+  audio takes at that block size: what the entry point costs on its own (input and output
+  checks, dispatch), the rest of the ``fxlib`` row being arithmetic.
 * ``torch``: PyTorch's own whole-signal forward -- for B/C ``nn.LSTM``/``nn.GRU`` + linear +
   skip (bypassing fxlib's numba GRU kernel, so this is PyTorch's number), for A/Av2
   ``model(x)``. The baseline of the ratios ``x torch``. With ``--torch-blocks``, also
@@ -30,7 +37,10 @@ Engines:
 
 The streaming goals, checked (never assumed) at 64-sample blocks: every B/C size >= 2.5x faster
 than PyTorch's whole-signal forward and >= 1.25x faster than ONNX Runtime at the same block;
-LSTM-64 and GRU-64 within 1.6x of the bare chain. Files (``--out``, default ``figures/``):
+LSTM-64 and GRU-64 within 1.6x of the bare chain; and, when ``--rtneural LABEL=CSV`` gives the
+results of the RTNeural harness (``benchmarks/rtneural``, run on the same machine), every B/C
+size at or under RTNeural's compile-time xsimd model (its rows are added as ``rtneural-LABEL``
+engines, sample by sample, block 64; wall time, as here). Files (``--out``, default ``figures/``):
 ``bench_stream.csv``, ``bench_stream.{png,svg}`` and, when the study's runs exist,
 ``bench_accuracy_speed.{png,svg}`` (test ESR of each model's scratch run of the profile, seed 0,
 on raw inputs -- the newest when there are several -- vs fxlib ms per second at 64-sample
@@ -42,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 import tempfile
 import time
@@ -55,7 +66,7 @@ from matplotlib.lines import Line2D
 
 from .. import export
 from .._atomic import atomic_open
-from ..models import RecurrentFamily, build_model, family_of
+from ..models import RecurrentFamily, build_model, check_model_name, family_of
 from ..models.rnn import RecurrentModel
 from ..paths import figures_root
 from ..plots import save_figure
@@ -67,7 +78,8 @@ from .streamer import Streamer
 
 MODELS = ("B", "B16", "B8", "C", "C16", "C8", "Av2", "A")
 BLOCKS = (32, 64, 128, 512)
-COLUMNS = ("model", "engine", "block", "ms_per_s", "iqr_ms", "rtf", "x_torch", "x_ort")
+COLUMNS = ("model", "engine", "block", "ms_per_s", "iqr_ms", "us_call", "rtf", "x_torch",
+           "x_ort")
 
 
 def _measure(fns, runs: int, warmup: int, seconds: float) -> list[tuple[float, float]]:
@@ -90,14 +102,42 @@ def _measure(fns, runs: int, warmup: int, seconds: float) -> list[tuple[float, f
     return stats
 
 
+def _pieces(a: np.ndarray, block) -> list:
+    return [a] if block == "whole" else [a[i:i + block] for i in range(0, a.shape[0], block)]
+
+
 def _blocked(process, reset, x: np.ndarray, block):
+    pieces = _pieces(x, block)
+
     def run():
         reset()
-        if block == "whole":
-            process(x)
-        else:
-            for i in range(0, x.shape[0], block):
-                process(x[i:i + block])
+        for piece in pieces:
+            process(piece)
+    return run
+
+
+def _blocked_into(process_into, reset, x: np.ndarray, out: np.ndarray, block):
+    """As ``_blocked`` for ``process_into(block, out)``: input and output cut once, up front."""
+    pairs = list(zip(_pieces(x, block), _pieces(out, block)))
+
+    def run():
+        reset()
+        for piece, into in pairs:
+            process_into(piece, into)
+    return run
+
+
+def _calls(n: int, block) -> int:
+    return 1 if block == "whole" else -(-n // block)
+
+
+def _empty_calls(process_into, calls: int):
+    """``calls`` calls of ``process_into`` on an empty block: the entry point's own cost."""
+    empty, nothing = np.zeros(0, np.float32), np.zeros(0, np.float32)
+
+    def run():
+        for _ in range(calls):
+            process_into(empty, nothing)
     return run
 
 
@@ -127,9 +167,11 @@ def _engines(name: str, model, x: np.ndarray, blocks, tmp: Path, onnx: bool,
         streamers.append(("fxlib-f64", Streamer(model, gates="float64"), blocks))
     for engine, s, engine_blocks in streamers:
         for b in engine_blocks + ["whole"]:
-            def proc(blk, s=s, out=out):
-                s.process(blk, out[:blk.shape[0]])
-            yield engine, b, _blocked(proc, s.reset, x, b)
+            yield engine, b, _blocked_into(s.process_into, s.reset, x, out, b)
+    if rnn:
+        s = streamers[0][1]
+        for b in blocks:
+            yield "overhead", b, _empty_calls(s.process_into, _calls(x.shape[0], b))
     xt = torch.from_numpy(x)[None]
     if rnn:
         tr = _TorchRNN(model)
@@ -183,7 +225,8 @@ def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1,
                                     list(cafx_blocks), torch_blocks))
             stats = _measure([fn for _, _, fn in engines], runs, warmup, seconds)
             mine = [{"model": name, "engine": engine, "block": block, "ms_per_s": med,
-                     "iqr_ms": iqr, "rtf": 1000.0 / med}
+                     "iqr_ms": iqr, "us_call": med * 1000.0 * seconds / _calls(len(x), block),
+                     "rtf": 1000.0 / med}
                     for (engine, block, _), (med, iqr) in zip(engines, stats)]
             base = next(r["ms_per_s"] for r in mine
                         if r["engine"] == "torch" and r["block"] == "whole")
@@ -198,12 +241,49 @@ def run(models=MODELS, blocks=BLOCKS, runs=10, warmup=2, seconds=1.0, threads=1,
     return rows
 
 
+#: RTNeural's engines in the harness's CSV (``benchmarks/rtneural``), by the name they get here.
+RTNEURAL_ENGINES = {"xsimd, compile-time (ModelT)": "xsimd",
+                    "Eigen, compile-time (ModelT)": "eigen",
+                    "Eigen, run-time (Model)": "eigen-rt"}
+
+
+def _fxlib_name(rtneural_model: str) -> str | None:
+    """LSTM16 -> B16, GRU64 -> C (fxlib's 64-unit models are B and C)."""
+    found = re.fullmatch(r"(LSTM|GRU)([1-9][0-9]*)", rtneural_model)
+    if found is None:
+        return None
+    family, hidden = {"LSTM": "B", "GRU": "C"}[found[1]], found[2]
+    return family if hidden == "64" else f"{family}{hidden}"
+
+
+def rtneural_rows(label: str, path, models=None) -> list[dict]:
+    """The RTNeural harness's CSV as rows of this table: engine ``rtneural-<label>-<engine>``
+    (``RTNEURAL_ENGINES``), block 64 (it is called sample by sample from 64-sample blocks),
+    the median wall ms per second of audio; only ``models`` when given."""
+    with open(path, newline="", encoding="utf-8") as f:
+        found = list(csv.DictReader(f))
+    if not found or "wall_ms_median" not in found[0]:
+        raise ValueError(f"{path}: not a CSV of benchmarks/rtneural (no wall_ms_median column)")
+    rows = []
+    for r in found:
+        name, engine = _fxlib_name(r["model"]), RTNEURAL_ENGINES.get(r["engine"])
+        if name is None or engine is None or (models is not None and name not in models):
+            continue
+        ms = float(r["wall_ms_median"])
+        rows.append({"model": name, "engine": f"rtneural-{label}-{engine}", "block": 64,
+                     "ms_per_s": ms, "iqr_ms": float("nan"), "us_call": float("nan"),
+                     "rtf": 1000.0 / ms, "x_torch": float("nan"), "x_ort": float("nan")})
+    return rows
+
+
 def goals(rows) -> list[str]:
     """The streaming goals at 64-sample blocks (module notes), computed from the rows."""
     get = {(r["model"], r["engine"], r["block"]): r["ms_per_s"] for r in rows}
     lines = []
     recurrent = {r["model"] for r in rows if isinstance(family_of(r["model"]), RecurrentFamily)}
-    pairs = [(m, e) for m in sorted(recurrent, key=MODELS.index) for e in ("fxlib", "fxlib-f64")]
+    rtneural = sorted({r["engine"] for r in rows if r["engine"].endswith("-xsimd")})
+    order = {m: i for i, m in enumerate(dict.fromkeys(r["model"] for r in rows))}
+    pairs = [(m, e) for m in sorted(recurrent, key=order.get) for e in ("fxlib", "fxlib-f64")]
     for m, engine in pairs:
         ms = get.get((m, engine, 64))
         if ms is None:
@@ -211,6 +291,9 @@ def goals(rows) -> list[str]:
         checks = [("vs torch whole", get.get((m, "torch", "whole")), 2.5, True),
                   ("vs onnxruntime@64", get.get((m, "onnxruntime", 64)), 1.25, True),
                   ("/ bare chain", get.get((m, "bare", 64)), 1.6, False)]
+        if engine == "fxlib":
+            checks += [(f"vs {e}", get[(m, e, 64)], 1.0, True) for e in rtneural
+                       if (m, e, 64) in get]
         parts = []
         for label, other, goal, faster in checks:
             if other is None:
@@ -226,15 +309,16 @@ def goals(rows) -> list[str]:
 
 
 def format_table(rows, threads: int, seconds: float, runs: int) -> str:
-    head = (f"{'model':<5} {'engine':<12} {'block':>6} {'ms/s median':>12} {'IQR':>7} "
-            f"{'RTF':>7} {'x torch':>8} {'x ORT':>6}")
+    head = (f"{'model':<5} {'engine':<21} {'block':>6} {'ms/s median':>12} {'IQR':>7} "
+            f"{'us/call':>8} {'RTF':>7} {'x torch':>8} {'x ORT':>6}")
     lines = [f"Streaming: ms of compute per second of audio ({seconds:g} s input, {runs} runs, "
              f"{threads} thread)", head, "-" * len(head)]
+    blank = lambda v, fmt: "" if v != v else format(v, fmt)   # noqa: E731 (NaN: not measured)
     for r in rows:
-        xo = "" if r["x_ort"] != r["x_ort"] else f"{r['x_ort']:6.2f}"
-        lines.append(f"{r['model']:<5} {r['engine']:<12} {str(r['block']):>6} "
-                     f"{r['ms_per_s']:12.2f} {r['iqr_ms']:7.2f} {r['rtf']:7.1f} "
-                     f"{r['x_torch']:8.2f} {xo:>6}")
+        lines.append(f"{r['model']:<5} {r['engine']:<21} {str(r['block']):>6} "
+                     f"{r['ms_per_s']:12.2f} {blank(r['iqr_ms'], '7.2f'):>7} "
+                     f"{blank(r['us_call'], '8.2f'):>8} {r['rtf']:7.1f} "
+                     f"{blank(r['x_torch'], '8.2f'):>8} {blank(r['x_ort'], '6.2f'):>6}")
     lines += ["", "Goals at 64-sample blocks (same-run ratios):", *goals(rows)]
     lines.append(f"Hardware: {hardware_line(hardware_info(threads))}; numba {numba.__version__}, "
                  f"onnxruntime {_onnx_version() or 'absent'}. A/Av2 stream with latency 4094 "
@@ -311,7 +395,8 @@ def _plots(rows, out: Path, profile: str, source: str, effect: str,
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fxlib.runtime.benchmark",
                                  description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--models", nargs="+", default=list(MODELS), type=check_model_name,
+                    help=f"default: {' '.join(MODELS)}; any B<H>/C<H> too")
     ap.add_argument("--blocks", nargs="+", type=int, default=list(BLOCKS))
     ap.add_argument("--cafx-blocks", nargs="*", type=int, default=[64],
                     help="block sizes for A/Av2 besides whole (A is slow: keep them few)")
@@ -329,12 +414,24 @@ def main(argv=None) -> int:
     ap.add_argument("--effect", "--device", default="muff", dest="effect",
                     help="the effect of the study's runs (--device: the old name)")
     ap.add_argument("--runs-dir", default=None, help="study runs root (default fxlib.paths)")
+    ap.add_argument("--rtneural", nargs="+", default=[], metavar="LABEL=CSV",
+                    help="add RTNeural's rows from the CSV of benchmarks/rtneural (run on this "
+                         "machine), e.g. native=rtneural.csv avx2=rtneural-avx2.csv")
     a = ap.parse_args(argv)
     out = Path(a.out) if a.out else figures_root()
     if min(a.blocks + a.cafx_blocks, default=1) < 1 or a.runs < 1 or a.warmup < 0:
         ap.error("blocks and --runs must be >= 1, --warmup >= 0")
+    extra = []
+    for item in a.rtneural:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            ap.error(f"--rtneural takes LABEL=CSV, got {item!r}")
+        try:
+            extra += rtneural_rows(label, path, a.models)
+        except (OSError, ValueError, KeyError) as err:
+            ap.error(f"--rtneural {item}: {err}")
     rows = run(a.models, a.blocks, a.runs, a.warmup, a.seconds, a.threads, not a.no_onnx,
-               cafx_blocks=a.cafx_blocks, torch_blocks=a.torch_blocks)
+               cafx_blocks=a.cafx_blocks, torch_blocks=a.torch_blocks) + extra
     text = format_table(rows, a.threads, a.seconds, a.runs)
     print(text, end="")
     with atomic_open(out / "bench_stream.csv", "w", newline="") as f:

@@ -9,6 +9,9 @@ and writes the output block, skip included::
 
 All arrays are C-contiguous float32, built from a ``RecurrentModel`` by ``prepare_lstm`` /
 ``prepare_gru``; ``x``/``out`` have the same length (0 allowed), ``h``/``c`` are (Hp,) (below).
+``lstm_run`` / ``gru_run`` are the same float32 kernels without the checks and with the
+pre-activation scratch passed in: ``fxlib.runtime.bank`` calls them once it has checked its
+packed arrays, and the streamer goes through ``bank``.
 
 Mat-vec (``_gates``). The G = 4H (LSTM: i, f, g, o) or 3H (GRU: r, z, n) pre-activations are
 padded to Gp, a multiple of 16, and computed 16 outputs at a time with the explicit vectors of
@@ -82,7 +85,7 @@ from .simd import (LANES, apply, exp_f64, vfma, vload, vmul, vsigmoid, vsigmoid_
                    vsub, vsum, vtanh)
 
 __all__ = ["lstm_block_f64", "lstm_block", "lstm_block_exact", "gru_block_f64", "gru_block",
-           "gru_block_exact", "kernels", "GATES", "CLAMP",
+           "gru_block_exact", "lstm_run", "gru_run", "kernels", "GATES", "CLAMP",
            "prepare_lstm", "prepare_gru", "compile_kernels", "gates_blocked", "bare_chain",
            "aligned", "ALIGN", "FASTMATH", "padded_hidden", "state_arrays", "all_finite"]
 
@@ -212,8 +215,14 @@ def _clamp64(v):
 def lstm_block(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
     """LSTM block, float32 16-lane gates (module doc; no fast-math on purpose)."""
     _check(4, x, h, c, w0, b0, w_hh, w_lin, out)
+    lstm_run(x, h, c, w0, b0, w_hh, w_lin, b_lin, out, np.empty(w0.shape[0], dtype=np.float32))
+
+
+@njit(cache=True, error_model="numpy")
+def lstm_run(x, h, c, w0, b0, w_hh, w_lin, b_lin, out, g):
+    """``lstm_block`` without its checks, the pre-activations in ``g`` (Gp floats): what
+    ``fxlib.runtime.bank`` calls after checking its bank once."""
     Hp = h.shape[0]
-    g = np.empty(w0.shape[0], dtype=np.float32)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)
@@ -278,8 +287,14 @@ def lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
 def gru_block(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
     """GRU block, float32 16-lane gates (module doc; no fast-math on purpose)."""
     _check_gru(x, h, w0, b0, w_hh, w_in, b_in, w_lin, out)
+    gru_run(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out,
+            np.empty(w0.shape[0], dtype=np.float32))
+
+
+@njit(cache=True, error_model="numpy")
+def gru_run(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out, g):
+    """``gru_block`` without its checks, the pre-activations in ``g`` (``lstm_run``)."""
     Hp = h.shape[0]
-    g = np.empty(w0.shape[0], dtype=np.float32)
     for t in range(x.shape[0]):
         xt = x[t]
         _gates(g, h, xt, w0, b0, w_hh, (t & 1) == 1)

@@ -20,7 +20,9 @@ Intrinsics (usable inside ``@njit`` code only):
 * ``vadd``, ``vsub``, ``vmul``, ``vdiv``, ``vmin``, ``vmax``, ``vabs``, ``vcopysign``,
   ``vselect_lt(a, b, x, y)`` (a < b ? x : y), ``vexp2_shifted`` (2**n from the bits of
   1.5 * 2**23 + n), ``vsum``: lane-wise arithmetic, selection, and a fixed-order horizontal
-  sum.
+  sum;
+* ``vmatvec(hv, w, acc, n)``: the mat-vec of the small-size kernels, unrolled for a literal n,
+  each h[j] broadcast from a register lane.
 
 ``exp_f64`` (inline, scalar code that LLVM vectorizes) evaluates exp(y) for |y| <= 700 in float64
 without a library call: y = n ln2 + r with n = round(y / ln2), |r| <= ln2/2 (+ rounding), exp(r)
@@ -68,7 +70,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "vload", "vstore", "vsplat", "vfma", "vadd", "vsub", "vmul", "vdiv",
-           "vmin", "vmax", "vabs", "vcopysign", "vselect_lt", "vexp2_shifted", "vsum",
+           "vmin", "vmax", "vabs", "vcopysign", "vselect_lt", "vexp2_shifted", "vsum", "vmatvec",
            "vexp", "vexpm1", "vsigmoid", "vsigmoid_fast", "vtanh", "apply", "EXP_MAX_ULP",
            "SIGMOID_MAX_ULP", "SIGMOID_FAST_MAX_ULP", "TANH_MAX_ULP", "f64_from_bits",
            "exp_f64", "exp_array", "EXP_MAX_REL_ERR"]
@@ -232,6 +234,37 @@ def vsum(typingctx, a):
             v = builder.fadd(lo, hi)
         return builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
     return types.float32(f32v), codegen
+
+
+@intrinsic
+def vmatvec(typingctx, hv, w, acc, n):
+    """The recurrent mat-vec of a model with one 16-lane block per gate, unrolled: for
+    j = 0 .. n-1 in order, ``acc[q] = fma(lane j of hv, w[(j k + q) 16 : +16], acc[q])`` for
+    each of the k accumulators (a tuple of vectors; returns the new tuple). ``n`` must be an
+    integer literal (<= 16): every lane broadcast is then a register shuffle, not a store of
+    h and a load of h[j] (which waits for the store to be forwarded), and every weight offset
+    a constant. The same fused multiply-adds in the same order as the loop form, so the same
+    bits."""
+    if not (isinstance(n, types.IntegerLiteral) and isinstance(acc, types.UniTuple)
+            and acc.dtype == f32v and 0 <= n.literal_value <= LANES):
+        return None
+    _check_f32_array(w)
+    count, k = n.literal_value, acc.count
+
+    def codegen(context, builder, sig, args):
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3),
+                                             f"llvm.fma.v{LANES}f32")
+        accs = list(cgutils.unpack_tuple(builder, args[2]))
+        lanes = ir.VectorType(ir.IntType(32), LANES)
+        for j in range(count):
+            hj = builder.shuffle_vector(args[0], ir.Constant(_VEC, ir.Undefined),
+                                        ir.Constant(lanes, [j] * LANES))
+            for q in range(k):
+                at = ir.Constant(ir.IntType(64), (j * k + q) * LANES)
+                wv = builder.load(_vec_ptr(context, builder, sig.args[1], args[1], at), align=4)
+                accs[q] = builder.call(fma, [hj, wv, accs[q]])
+        return context.make_tuple(builder, sig.return_type, accs)
+    return acc(f32v, w, acc, n), codegen
 
 
 # ------------------------------------------------------------------------ float64 exp

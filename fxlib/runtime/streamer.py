@@ -3,11 +3,13 @@
 One interface, several engines:
 
 * recurrent models B/C (``RecurrentModel``): backend ``"numba"`` (the per-sample kernels of
-  ``fxlib.runtime.kernels``, on a snapshot of the weights taken at construction) or ``"torch"``
+  ``fxlib.runtime.kernels``, on a snapshot of the weights taken at construction, through the
+  model's one compiled entry point, ``fxlib.runtime.bank``) or ``"torch"``
   (the model's own ``forward_stateful`` under ``torch.no_grad``, the state carried; note that
   for GRUs on CPU/float32 this itself routes through ``fxlib.models.gru_kernel``).
   ``"auto"`` picks ``"numba"``, the fastest engine in ``python -m fxlib.runtime.benchmark``
-  for every B/C size (docs/benchmarks.md, section 'Streaming'). Latency 0: output sample n is y[n] of the whole-signal forward.
+  for every B/C size (docs/benchmarks.md, section 'Streaming'). Latency 0: output sample n
+  is y[n] of the whole-signal forward.
 * CAFx models A/Av2 (``fxlib.models.cafx.CAFx``): backend ``"torch"`` (``"auto"``), an exact
   streaming form of ``CAFx.forward``'s overlap-add, with a fixed latency (below).
 
@@ -15,8 +17,11 @@ Every engine: ``process(block)`` takes a 1-D array (any length, 0 included; conv
 float32; integer PCM such as int16 is scaled to [-1, 1) by its dtype, as a WAV stores it:
 ``pcm_to_float``), carries its state across calls and returns a new float32 array of the same
 length; a non-1-D or non-finite block raises ``ValueError`` (and leaves the state untouched).
-``reset()`` returns to the initial (zero) state. ``latency`` is in samples, ``backend`` names
-the engine. Processing a signal in any partition into blocks gives the same output.
+``process_into(block, out)`` does the same into the caller's preallocated float32 ``out`` and
+allocates nothing: the form for an audio callback (its per-call cost: docs/benchmarks.md,
+section 'Streaming at small sizes'). ``reset()`` returns to the initial (zero) state.
+``latency`` is in samples, ``backend`` names the engine. Processing a signal in any partition
+into blocks gives the same output.
 
 CAFx latency
 ------------
@@ -45,6 +50,7 @@ result matches ``model(x)`` (batches of 32 frames) to float32 rounding.
 """
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
@@ -53,6 +59,7 @@ import torch
 from ..models import CAFxFamily, RecurrentFamily, family_of
 from ..models.cafx import CAFx
 from ..models.rnn import RecurrentModel
+from . import bank
 from . import kernels as K
 
 __all__ = ["Streamer", "stream", "BACKENDS", "ENGINES"]
@@ -66,6 +73,11 @@ def _require_finite(a: np.ndarray) -> None:
         raise ValueError("process() got non-finite samples (NaN or inf) in the block")
 
 
+def _require_length(x: np.ndarray, out: np.ndarray) -> None:
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("out must have the block's length")
+
+
 def pcm_to_float(a: np.ndarray) -> np.ndarray:
     """Integer PCM scaled to [-1, 1) by its dtype, as audio files store it: signed n-bit
     samples / 2^(n-1); unsigned ones (8-bit WAV) centred on 2^(n-1) first. float32 out."""
@@ -74,6 +86,10 @@ def pcm_to_float(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "u":
         x -= half
     return np.ascontiguousarray(x / half, dtype=np.float32)
+
+
+def _writable_contiguous(flags) -> bool:
+    return flags.c_contiguous and flags.writeable
 
 
 def _validate(block) -> np.ndarray:
@@ -100,30 +116,24 @@ def _validate(block) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ engines
 class _RNNNumba:
+    """The numba kernels through one compiled entry point per model (``fxlib.runtime.bank``):
+    weights and state in one array, checked and run in one call."""
     backend = "numba"
     latency = 0
 
     def __init__(self, model: RecurrentModel, gates: str):
-        self._lstm = model.cell == "LSTM"
-        p = K.prepare_lstm(model) if self._lstm else K.prepare_gru(model)
-        self._kernel = K.kernels(model.cell, gates)
-        state = K.state_arrays(model)                 # (Hp,), aligned, zero
-        self.h = state[0]
-        self.c = state[1] if self._lstm else np.zeros(0, np.float32)
-        self._args = tuple(p[k] for k in K.ARGS[model.cell])
-        # Compile (or load from numba's cache) now, not in the first real-time call.
+        self.bank = bank.pack(model, gates)
+        self.state = bank.state_views(self.bank)      # (h,) or (h, c): views into the bank
+        # process(x, out) is the compiled entry itself, the bank bound first: no Python frame
+        # between the caller and the kernel. Compile (or load from numba's cache) it now, not
+        # in the first real-time call.
+        self.process = functools.partial(bank.entry(model.cell), self.bank)
         empty = np.zeros(0, np.float32)
         self.process(empty, empty)
 
-    def process(self, x: np.ndarray, out: np.ndarray) -> None:
-        if self._lstm:
-            self._kernel(x, self.h, self.c, *self._args, out)
-        else:
-            self._kernel(x, self.h, *self._args, out)
-
     def reset(self) -> None:
-        self.h.fill(0.0)
-        self.c.fill(0.0)
+        for a in self.state:
+            a.fill(0.0)
 
 
 class _RNNTorch:
@@ -135,6 +145,7 @@ class _RNNTorch:
         self.state = None
 
     def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        _require_length(x, out)
         _require_finite(x)
         if not x.shape[0]:
             return
@@ -207,6 +218,7 @@ class _CAFxTorch:
             out[start + neg:start + n] = self._acc[a - self._base:t1 - self._base]
 
     def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        _require_length(x, out)
         _require_finite(x)
         i, n = 0, x.shape[0]
         while i < n:
@@ -272,6 +284,10 @@ class Streamer:
         self.model = model
         engine = engines[backend]
         self._engine = engine(model, gates) if backend == "numba" else engine(model)
+        # numba's entry refuses wrong types itself (TypeError -> _checked); the others check
+        # first, always
+        self._typed_entry = backend == "numba"
+        self._process = self._engine.process if self._typed_entry else self._checked
 
     @property
     def backend(self) -> str:
@@ -285,17 +301,43 @@ class Streamer:
     def process(self, block, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Process one block (1-D, any length); return its output block (float32, same length).
 
-        ``out``: optional preallocated float32 C-contiguous array of the same length.
+        ``out``: optional preallocated float32 C-contiguous array of the same length (then
+        this is ``process_into``).
         """
-        x = _validate(block)
         if out is None:
-            out = np.empty(x.shape[0], np.float32)
-        elif not (type(out) is np.ndarray and (out.dtype is _F32 or out.dtype == _F32)
-                  and out.ndim == 1 and out.shape[0] == x.shape[0]
-                  and out.flags.c_contiguous):
-            raise ValueError("out must be a C-contiguous float32 array shaped like the block")
-        self._engine.process(x, out)                  # raises on NaN/inf, state untouched
+            block = _validate(block)
+            out = np.empty(block.shape[0], np.float32)
+        return self.process_into(block, out)
+
+    def process_into(self, block, out: np.ndarray) -> np.ndarray:
+        """Process one block into the caller's ``out`` (a writable, C-contiguous float32 1-D
+        array of the block's length) and return ``out``: the real-time entry, which allocates
+        nothing. The block is checked as in ``process`` (1-D, real, finite; converted when it
+        is not float32) and a failed check leaves the state untouched.
+
+        For B/C on the numba backend the call goes straight to the model's compiled entry
+        point (``fxlib.runtime.bank``), which checks the lengths and finiteness itself and
+        takes only float32 C-contiguous arrays: anything else raises TypeError there before
+        any work, and lands here on the slow path, which converts the block or names what is
+        wrong with ``out``."""
+        try:
+            self._process(block, out)
+        except TypeError:
+            if not self._typed_entry:             # raised by the engine itself: not ours
+                raise
+            self._checked(block, out)
         return out
+
+    def _checked(self, block, out) -> None:
+        """Check and convert, then process: every engine but numba's always comes here."""
+        block = _validate(block)
+        if not block.flags.writeable:           # the compiled entries take writable arrays
+            block = block.copy()
+        if not (type(out) is np.ndarray and (out.dtype is _F32 or out.dtype == _F32)
+                and out.ndim == 1 and _writable_contiguous(out.flags)):
+            raise ValueError("out must be a writable, C-contiguous float32 1-D array shaped "
+                             "like the block")
+        self._engine.process(block, out)      # checks the lengths and NaN/inf, state untouched
 
     def flush(self) -> np.ndarray:
         """Process ``latency`` zeros: the output still held back (empty for latency 0)."""
