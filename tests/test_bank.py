@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from numba import types
 
 from fxlib.models.rnn import RecurrentModel
 from fxlib.runtime import Streamer
@@ -54,8 +55,10 @@ def test_entry_runs_the_other_gate_variants(cell, gates):
     x = _signal(500, seed=3)
     b = bank.pack(model, gates)
     out = np.empty_like(x)
-    bank.entry(cell)(b, x, out)
+    bank.entry(cell, gates)(b, x, out)
     np.testing.assert_array_equal(out, _block_kernel(model, gates, x))
+    with pytest.raises(ValueError, match="not this entry"):      # a float32 entry refuses it
+        bank.entry(cell)(b, x, out)
 
 
 def test_state_views_are_the_banks_state():
@@ -122,3 +125,16 @@ def test_process_into_on_a_torch_engine_checks_the_length():
     s = Streamer(_model("LSTM", 8), "torch")
     with pytest.raises(ValueError, match="out must"):
         s.process_into(_signal(64), np.empty(32, np.float32))
+
+
+def test_an_entry_takes_one_signature_only():
+    """Compiled for float32 C-contiguous arrays on first use and closed to anything else: a
+    TypeError before any work (``Streamer.process_into`` converts on that cue)."""
+    b = bank.pack(_model("LSTM", 8))
+    run = bank.entry("LSTM")
+    h, _ = bank.state_views(b)
+    for x in (np.zeros(4), np.zeros(8, np.float32)[::2], [0.0] * 4):
+        with pytest.raises(TypeError):
+            run(b, x, np.empty(4, np.float32))
+    assert not h.any()
+    assert run.signatures == [(types.float32[::1],) * 3]       # nothing else was compiled

@@ -502,11 +502,10 @@ def test_cafx_latency_is_minimal(av2):
 #: gate functions behind ``simd.apply`` (``kernels.compile_kernels``), then both entry points.
 BLOCK_KERNELS = {(cell, gates): K.kernels(cell, gates).__name__
                  for cell in ("LSTM", "GRU") for gates in K.GATES}
-ENTRIES = {(cell, gates): bank.entry(cell).__name__ for cell in ("LSTM", "GRU")
-           for gates in K.GATES}
+ENTRIES = dict(bank.ENTRIES)
 COMPILED = [(K, name) for name in sorted(BLOCK_KERNELS.values())] + [
     (K, "gates_blocked"), (K, "bare_chain"), (K, "all_finite"), (simd, "_apply")] + [
-    (bank, name) for name in sorted(set(ENTRIES.values()))]
+    (bank, name) for name in sorted(ENTRIES.values())]
 
 
 def _record_calls(monkeypatch, targets):

@@ -20,7 +20,9 @@ times the gates). The header holds small integers as floats (exact below 2**24):
 (0 LSTM, 1 GRU), H, Hp and the gate arithmetic (the index in ``kernels.GATES``). An entry
 reads the header, checks that the bank's length fits it, that ``x`` and ``out`` have the same
 length and that ``x`` is finite, then runs the kernel on views of the bank (no copy, no
-allocation). The entries are compiled for one signature only (``ENTRY_SIGNATURE``), so numba's
+allocation). There is one entry per cell and gate arithmetic (``ENTRIES``), so a first use
+compiles only the kernels that model needs, and each is compiled for one signature only
+(``ENTRY_SIGNATURE``, on first use: importing this module compiles nothing), so numba's
 dispatcher refuses any other argument type with a TypeError before running anything.
 
 Small sizes. For Hp = 16 (H <= 16: every 8- and 16-unit student) and float32 gates the entries
@@ -35,25 +37,28 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core.dispatcher import Dispatcher
 
 from ..models.rnn import RecurrentModel
 from . import kernels as K
 from .simd import (LANES, vfma, vload, vmatvec, vmul, vsigmoid, vsigmoid_fast, vsplat, vstore,
                    vsub, vsum, vtanh)
 
-__all__ = ["pack", "run_lstm", "run_gru", "entry", "state_views", "compile_entries", "HEADER",
+__all__ = ["pack", "run_lstm", "run_gru", "run_lstm_f64", "run_gru_f64", "run_lstm_libm",
+           "run_gru_libm", "entry", "ENTRIES", "state_views", "compile_entries", "HEADER",
            "CELLS", "ENTRY_SIGNATURE"]
 
 #: Floats before the state: the header, padded to one 16-lane vector (64 bytes).
 HEADER = 16
 #: Cell codes of the header.
 CELLS = ("LSTM", "GRU")
-#: The one signature of the entries, compiled when this module is imported (or loaded from
-#: numba's disk cache): (bank, x, out), each a writable C-contiguous float32 1-D array. Any
-#: other argument type raises TypeError at the call, before any code runs, which is how
+#: The one signature of the entries (``entry`` compiles it on first use and closes the entry
+#: to any other): (bank, x, out), each a writable C-contiguous float32 1-D array. Any other
+#: argument type raises TypeError at the call, before any code runs, which is how
 #: ``Streamer.process_into`` knows to check and convert the block on its slow path instead.
 ENTRY_SIGNATURE = "void(float32[::1], float32[::1], float32[::1])"
+_SIGNATURE = (types.float32[::1],) * 3        # as a dispatcher lists it in ``signatures``
 
 
 def pack(model, gates: str = "float32") -> np.ndarray:
@@ -93,7 +98,8 @@ def _check_io(x, out):
 
 @njit(cache=True, error_model="numpy", fastmath=False)
 def _bad_bank():
-    raise ValueError("the bank does not fit its header: build it with fxlib.runtime.bank.pack")
+    raise ValueError("the bank does not fit its header, or not this entry: build it with "
+                     "fxlib.runtime.bank.pack and run it with entry(cell, gates)")
 
 
 # ---------------------------------------------------------------------------------- LSTM
@@ -134,11 +140,11 @@ def _lstm16(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
     vstore(c, 0, cv)
 
 
-@njit(ENTRY_SIGNATURE, cache=True, error_model="numpy")
-def run_lstm(bank, x, out):
-    """Check, then run one block of an LSTM bank (module doc); the state is updated in place."""
-    _check_io(x, out)
-    H, Hp, gates = int(bank[1]), int(bank[2]), int(bank[3])
+@njit(cache=True, inline="always", error_model="numpy", fastmath=False)
+def _lstm_views(bank, gates):
+    """The arrays of an LSTM bank, as views; a bank that does not fit its header, or was
+    packed for other gates, is refused."""
+    H, Hp = int(bank[1]), int(bank[2])
     Gp = 4 * Hp
     o = HEADER
     h, c, g = bank[o:o + Hp], bank[o + Hp:o + 2 * Hp], bank[o + 2 * Hp:o + 2 * Hp + Gp]
@@ -147,17 +153,38 @@ def run_lstm(bank, x, out):
     o += 2 * Gp
     w_lin, b_lin = bank[o:o + Hp], bank[o + Hp:o + Hp + LANES]
     o += Hp + LANES
-    if int(bank[0]) != 0 or bank.shape[0] != o + H * Gp or H > Hp or Hp % LANES:
+    if (int(bank[0]) != 0 or int(bank[3]) != gates or bank.shape[0] != o + H * Gp or H > Hp
+            or Hp % LANES):
         _bad_bank()
-    w_hh = bank[o:]
-    if gates == 0 and Hp == LANES:
+    return h, c, g, w0, b0, bank[o:], w_lin, b_lin
+
+
+@njit(cache=True, error_model="numpy")
+def run_lstm(bank, x, out):
+    """Check, then run one block of an LSTM bank with float32 gates (module doc); the state
+    is updated in place."""
+    _check_io(x, out)
+    h, c, g, w0, b0, w_hh, w_lin, b_lin = _lstm_views(bank, 0)
+    if h.shape[0] == LANES:
         _lstm16(x, h, c, w0, b0, w_hh, w_lin, b_lin, out)
-    elif gates == 0:
-        K.lstm_run(x, h, c, w0, b0, w_hh, w_lin, b_lin, out, g)
-    elif gates == 1:
-        K.lstm_block_f64(x, h, c, w0, b0, w_hh, w_lin, b_lin, out)
     else:
-        K.lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out)
+        K.lstm_run(x, h, c, w0, b0, w_hh, w_lin, b_lin, out, g)
+
+
+@njit(cache=True, error_model="numpy")
+def run_lstm_f64(bank, x, out):
+    """``run_lstm`` with the float64 gates (``kernels.lstm_block_f64``)."""
+    _check_io(x, out)
+    h, c, g, w0, b0, w_hh, w_lin, b_lin = _lstm_views(bank, 1)
+    K.lstm_block_f64(x, h, c, w0, b0, w_hh, w_lin, b_lin, out)
+
+
+@njit(cache=True, error_model="numpy")
+def run_lstm_libm(bank, x, out):
+    """``run_lstm`` with the libm gates (``kernels.lstm_block_exact``)."""
+    _check_io(x, out)
+    h, c, g, w0, b0, w_hh, w_lin, b_lin = _lstm_views(bank, 2)
+    K.lstm_block_exact(x, h, c, w0, b0, w_hh, w_lin, b_lin, out)
 
 
 # ----------------------------------------------------------------------------------- GRU
@@ -196,11 +223,10 @@ def _gru16(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
         out[t] = (vsum(vfma(hv, wl, zero)) + b_lin[0]) + xt
 
 
-@njit(ENTRY_SIGNATURE, cache=True, error_model="numpy")
-def run_gru(bank, x, out):
-    """Check, then run one block of a GRU bank (module doc); the state is updated in place."""
-    _check_io(x, out)
-    H, Hp, gates = int(bank[1]), int(bank[2]), int(bank[3])
+@njit(cache=True, inline="always", error_model="numpy", fastmath=False)
+def _gru_views(bank, gates):
+    """The arrays of a GRU bank, as views (``_lstm_views``)."""
+    H, Hp = int(bank[1]), int(bank[2])
     Gp = 3 * Hp
     o = HEADER
     h, g = bank[o:o + Hp], bank[o + Hp:o + Hp + Gp]
@@ -211,22 +237,55 @@ def run_gru(bank, x, out):
     o += 2 * Hp
     w_lin, b_lin = bank[o:o + Hp], bank[o + Hp:o + Hp + LANES]
     o += Hp + LANES
-    if int(bank[0]) != 1 or bank.shape[0] != o + H * Gp or H > Hp or Hp % LANES:
+    if (int(bank[0]) != 1 or int(bank[3]) != gates or bank.shape[0] != o + H * Gp or H > Hp
+            or Hp % LANES):
         _bad_bank()
-    w_hh = bank[o:]
-    if gates == 0 and Hp == LANES:
+    return h, g, w0, b0, bank[o:], w_in, b_in, w_lin, b_lin
+
+
+@njit(cache=True, error_model="numpy")
+def run_gru(bank, x, out):
+    """Check, then run one block of a GRU bank with float32 gates (module doc); the state is
+    updated in place."""
+    _check_io(x, out)
+    h, g, w0, b0, w_hh, w_in, b_in, w_lin, b_lin = _gru_views(bank, 0)
+    if h.shape[0] == LANES:
         _gru16(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out)
-    elif gates == 0:
-        K.gru_run(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out, g)
-    elif gates == 1:
-        K.gru_block_f64(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out)
     else:
-        K.gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out)
+        K.gru_run(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out, g)
 
 
-def entry(cell: str):
-    """The entry point of a cell's banks: ``run_lstm`` or ``run_gru``."""
-    return {"LSTM": run_lstm, "GRU": run_gru}[cell.upper()]
+@njit(cache=True, error_model="numpy")
+def run_gru_f64(bank, x, out):
+    """``run_gru`` with the float64 gates (``kernels.gru_block_f64``)."""
+    _check_io(x, out)
+    h, g, w0, b0, w_hh, w_in, b_in, w_lin, b_lin = _gru_views(bank, 1)
+    K.gru_block_f64(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out)
+
+
+@njit(cache=True, error_model="numpy")
+def run_gru_libm(bank, x, out):
+    """``run_gru`` with the libm gates (``kernels.gru_block_exact``)."""
+    _check_io(x, out)
+    h, g, w0, b0, w_hh, w_in, b_in, w_lin, b_lin = _gru_views(bank, 2)
+    K.gru_block_exact(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out)
+
+
+#: The entry point of each (cell, gates), by name in this module.
+ENTRIES = {("LSTM", "float32"): "run_lstm", ("LSTM", "float64"): "run_lstm_f64",
+           ("LSTM", "libm"): "run_lstm_libm", ("GRU", "float32"): "run_gru",
+           ("GRU", "float64"): "run_gru_f64", ("GRU", "libm"): "run_gru_libm"}
+
+
+def entry(cell: str, gates: str = "float32"):
+    """The entry point for banks of ``cell`` and ``gates``, compiled (or loaded from numba's
+    disk cache) for ``ENTRY_SIGNATURE`` on first use and then closed to any other signature:
+    a call with other argument types raises TypeError before running anything."""
+    run = globals()[ENTRIES[(cell.upper(), gates)]]
+    if isinstance(run, Dispatcher) and run.signatures != [_SIGNATURE]:   # a test may wrap it
+        run.compile(ENTRY_SIGNATURE)
+        run.disable_compile()
+    return run
 
 
 def compile_entries() -> float:
@@ -240,5 +299,5 @@ def compile_entries() -> float:
     for cell in CELLS:
         model = RecurrentModel(cell=cell, hidden_size=2)
         for gates in K.GATES:
-            entry(cell)(pack(model, gates), x, out)
+            entry(cell, gates)(pack(model, gates), x, out)
     return time.perf_counter() - t0

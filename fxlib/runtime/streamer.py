@@ -127,7 +127,7 @@ class _RNNNumba:
         # process(x, out) is the compiled entry itself, the bank bound first: no Python frame
         # between the caller and the kernel. Compile (or load from numba's cache) it now, not
         # in the first real-time call.
-        self.process = functools.partial(bank.entry(model.cell), self.bank)
+        self.process = functools.partial(bank.entry(model.cell, gates), self.bank)
         empty = np.zeros(0, np.float32)
         self.process(empty, empty)
 
