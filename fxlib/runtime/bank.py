@@ -97,9 +97,13 @@ def _check_io(x, out):
 
 
 @njit(cache=True, error_model="numpy", fastmath=False)
-def _bad_bank():
-    raise ValueError("the bank does not fit its header, or not this entry: build it with "
-                     "fxlib.runtime.bank.pack and run it with entry(cell, gates)")
+def _require_fit(bank, cell, gates, size, H, Hp):
+    """The header names this cell and gates, and the bank is as long as it says: the vector
+    code does not bounds-check, so a bank that does not fit is refused before any load."""
+    if (int(bank[0]) != cell or int(bank[3]) != gates or bank.shape[0] != size or H > Hp
+            or Hp % LANES):
+        raise ValueError("the bank does not fit its header, or not this entry: build it with "
+                         "fxlib.runtime.bank.pack and run it with entry(cell, gates)")
 
 
 # ---------------------------------------------------------------------------------- LSTM
@@ -153,9 +157,7 @@ def _lstm_views(bank, gates):
     o += 2 * Gp
     w_lin, b_lin = bank[o:o + Hp], bank[o + Hp:o + Hp + LANES]
     o += Hp + LANES
-    if (int(bank[0]) != 0 or int(bank[3]) != gates or bank.shape[0] != o + H * Gp or H > Hp
-            or Hp % LANES):
-        _bad_bank()
+    _require_fit(bank, 0, gates, o + H * Gp, H, Hp)
     return h, c, g, w0, b0, bank[o:], w_lin, b_lin
 
 
@@ -237,9 +239,7 @@ def _gru_views(bank, gates):
     o += 2 * Hp
     w_lin, b_lin = bank[o:o + Hp], bank[o + Hp:o + Hp + LANES]
     o += Hp + LANES
-    if (int(bank[0]) != 1 or int(bank[3]) != gates or bank.shape[0] != o + H * Gp or H > Hp
-            or Hp % LANES):
-        _bad_bank()
+    _require_fit(bank, 1, gates, o + H * Gp, H, Hp)
     return h, g, w0, b0, bank[o:], w_in, b_in, w_lin, b_lin
 
 
