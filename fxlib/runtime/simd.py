@@ -57,9 +57,11 @@ documented bounds ``EXP_MAX_ULP`` = 1.5 (exp, expm1),
 the tests assert. Compile code that uses them without numba's ``fastmath`` (reassociation
 would remove the compensations).
 
-Note for editors: the kernels inline these functions, and numba's disk cache (``cache=True``)
-only notices edits to the file of the function it compiled; after editing this file, touch
-``kernels.py`` (or delete ``fxlib/runtime/__pycache__``) so the kernels are recompiled.
+Note for editors: ``kernels.py`` and ``bank.py`` inline these functions (and ``bank.py`` calls
+``kernels.py``'s), and numba's disk cache (``cache=True``) only notices edits to the file of the
+function it compiled; after editing this file (or ``kernels.py``), delete numba's cache files,
+``fxlib/runtime/__pycache__/*.nbi`` and ``*.nbc``, so that everything is recompiled (touching
+the files was not always enough).
 """
 from __future__ import annotations
 
