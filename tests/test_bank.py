@@ -85,6 +85,8 @@ def test_a_bank_that_does_not_fit_its_header_is_refused():
         bank.run_gru(gru, np.array([0.0, np.nan], np.float32), np.empty(2, np.float32))
     with pytest.raises(ValueError, match="gates must be one of"):
         bank.pack(_model("GRU", 8), "float16")
+    with pytest.raises(ValueError, match="no entry for cell 'RNN'"):
+        bank.entry("RNN")
 
 
 def test_process_into_writes_the_callers_buffer_and_keeps_the_checks():

@@ -281,7 +281,11 @@ def entry(cell: str, gates: str = "float32"):
     """The entry point for banks of ``cell`` and ``gates``, compiled (or loaded from numba's
     disk cache) for ``ENTRY_SIGNATURE`` on first use and then closed to any other signature:
     a call with other argument types raises TypeError before running anything."""
-    run = globals()[ENTRIES[(cell.upper(), gates)]]
+    try:
+        run = globals()[ENTRIES[(cell.upper(), gates)]]
+    except KeyError:
+        raise ValueError(f"no entry for cell {cell!r} with gates {gates!r}: cells {CELLS}, "
+                         f"gates {K.GATES}") from None
     if isinstance(run, Dispatcher) and run.signatures != [_SIGNATURE]:   # a test may wrap it
         run.compile(ENTRY_SIGNATURE)
         run.disable_compile()
