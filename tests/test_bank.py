@@ -37,8 +37,8 @@ def _block_kernel(model, gates: str, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("cell", ["LSTM", "GRU"])
 @pytest.mark.parametrize("hidden", [1, 5, 8, 12, 16, 17, 20])
 def test_entry_is_bitwise_the_block_kernel(cell, hidden):
-    """H <= 16 runs the register-resident small kernels, larger H the general ones: either
-    way the same arithmetic in the same order as ``lstm_block`` / ``gru_block``."""
+    """H = 8 and 16 run the register-resident small kernels, other H the general ones:
+    either way the same arithmetic in the same order as ``lstm_block`` / ``gru_block``."""
     model = _model(cell, hidden, seed=hidden)
     x = _signal(3000, seed=hidden)
     b = bank.pack(model)

@@ -25,12 +25,13 @@ compiles only the kernels that model needs, and each is compiled for one signatu
 (``ENTRY_SIGNATURE``, on first use: importing this module compiles nothing), so numba's
 dispatcher refuses any other argument type with a TypeError before running anything.
 
-Small sizes. For Hp = 16 (H <= 16: every 8- and 16-unit student) and float32 gates the entries
-run ``_lstm16`` / ``_gru16``: the same arithmetic as ``kernels.lstm_block`` / ``gru_block`` in
-the same order (so bit for bit the same output; a test checks), with the gate pre-activations,
-the cell state and the input weights held in registers for the whole block instead of going
-through memory every sample; at H = 8 and 16 (the students) the mat-vec is unrolled and takes
-each h[j] from a register lane (``simd.vmatvec``) instead of storing h and loading it back.
+Small sizes. For H = 8 and 16 (the students' sizes) and float32 gates the entries run
+``_lstm16`` / ``_gru16``: the same arithmetic as ``kernels.lstm_block`` / ``gru_block`` in the
+same order (so bit for bit the same output; a test checks), with the gate pre-activations, the
+state and the input weights held in registers for the whole block instead of going through
+memory every sample, and the mat-vec unrolled, each h[j] taken from a register lane
+(``simd.vmatvec``) instead of storing h and loading it back. Other sizes run the general
+kernels.
 """
 from __future__ import annotations
 
@@ -106,11 +107,20 @@ def _require_fit(bank, cell, gates, size, H, Hp):
                          "fxlib.runtime.bank.pack and run it with entry(cell, gates)")
 
 
+@njit(cache=True, inline="always")
+def _student(w_hh, g):
+    """H = 8 or 16, the students' sizes, which the register kernels serve (H = w_hh / Gp);
+    every other size runs the general kernels."""
+    H = w_hh.shape[0] // g.shape[0]
+    return H == 8 or H == 16
+
+
 # ---------------------------------------------------------------------------------- LSTM
 @njit(cache=True, error_model="numpy")
 def _lstm16(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
-    """``kernels.lstm_block`` for Hp = 16 (one 16-lane vector per gate), registers only; at
-    H = 8 and 16 the mat-vec broadcasts h from register lanes (``simd.vmatvec``)."""
+    """``kernels.lstm_block`` for H = 8 or 16 (Hp = 16: one 16-lane vector per gate), in
+    registers: the mat-vec broadcasts h from register lanes (``simd.vmatvec``), and h and c
+    go back to memory once, after the block."""
     H = w_hh.shape[0] // (4 * LANES)
     w0i, w0f, w0g, w0o = vload(w0, 0), vload(w0, 16), vload(w0, 32), vload(w0, 48)
     b0i, b0f, b0g, b0o = vload(b0, 0), vload(b0, 16), vload(b0, 32), vload(b0, 48)
@@ -122,25 +132,16 @@ def _lstm16(x, h, c, w0, b0, w_hh, w_lin, b_lin, out):
         xs = vsplat(xt)
         ai, af = vfma(xs, w0i, b0i), vfma(xs, w0f, b0f)
         ag, ao = vfma(xs, w0g, b0g), vfma(xs, w0o, b0o)
-        if H == 16:
+        if H == 16:                          # one panel of 4 blocks, j-major (kernels doc)
             ai, af, ag, ao = vmatvec(hv, w_hh, (ai, af, ag, ao), 16)
-        elif H == 8:
-            ai, af, ag, ao = vmatvec(hv, w_hh, (ai, af, ag, ao), 8)
         else:
-            w = 0
-            for j in range(H):               # one panel of 4 blocks, j-major (kernels doc)
-                hj = vsplat(h[j])
-                ai = vfma(hj, vload(w_hh, w), ai)
-                af = vfma(hj, vload(w_hh, w + 16), af)
-                ag = vfma(hj, vload(w_hh, w + 32), ag)
-                ao = vfma(hj, vload(w_hh, w + 48), ao)
-                w += 64
+            ai, af, ag, ao = vmatvec(hv, w_hh, (ai, af, ag, ao), 8)
         i = vsigmoid_fast(ai)
         f = vsigmoid(af)                     # compensated: f scales c every sample
         cv = vfma(f, cv, vmul(i, vtanh(ag)))
         hv = vmul(vsigmoid_fast(ao), vtanh(cv))
-        vstore(h, 0, hv)
         out[t] = (vsum(vfma(hv, wl, zero)) + b_lin[0]) + xt
+    vstore(h, 0, hv)
     vstore(c, 0, cv)
 
 
@@ -167,7 +168,7 @@ def run_lstm(bank, x, out):
     is updated in place."""
     _check_io(x, out)
     h, c, g, w0, b0, w_hh, w_lin, b_lin = _lstm_views(bank, 0)
-    if h.shape[0] == LANES:
+    if _student(w_hh, g):
         _lstm16(x, h, c, w0, b0, w_hh, w_lin, b_lin, out)
     else:
         K.lstm_run(x, h, c, w0, b0, w_hh, w_lin, b_lin, out, g)
@@ -192,8 +193,7 @@ def run_lstm_libm(bank, x, out):
 # ----------------------------------------------------------------------------------- GRU
 @njit(cache=True, error_model="numpy")
 def _gru16(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
-    """``kernels.gru_block`` for Hp = 16 (one 16-lane vector per gate), registers only; at
-    H = 8 and 16 the mat-vec broadcasts h from register lanes (``simd.vmatvec``)."""
+    """``kernels.gru_block`` for H = 8 or 16, in registers (``_lstm16``)."""
     H = w_hh.shape[0] // (3 * LANES)
     w0r, w0z, w0n = vload(w0, 0), vload(w0, 16), vload(w0, 32)
     b0r, b0z, b0n = vload(b0, 0), vload(b0, 16), vload(b0, 32)
@@ -205,24 +205,16 @@ def _gru16(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out):
         xt = x[t]
         xs = vsplat(xt)
         ar, az, an = vfma(xs, w0r, b0r), vfma(xs, w0z, b0z), vfma(xs, w0n, b0n)
-        if H == 16:
+        if H == 16:                          # one partial panel of 3 blocks, j-major
             ar, az, an = vmatvec(hv, w_hh, (ar, az, an), 16)
-        elif H == 8:
-            ar, az, an = vmatvec(hv, w_hh, (ar, az, an), 8)
         else:
-            w = 0
-            for j in range(H):               # one partial panel of 3 blocks, j-major
-                hj = vsplat(h[j])
-                ar = vfma(hj, vload(w_hh, w), ar)
-                az = vfma(hj, vload(w_hh, w + 16), az)
-                an = vfma(hj, vload(w_hh, w + 32), an)
-                w += 48
+            ar, az, an = vmatvec(hv, w_hh, (ar, az, an), 8)
         r = vsigmoid_fast(ar)
         z = vsigmoid(az)                     # compensated: z scales h every sample
         n = vtanh(vfma(r, an, vfma(xs, win, bin_)))
         hv = vfma(z, vsub(hv, n), n)
-        vstore(h, 0, hv)
         out[t] = (vsum(vfma(hv, wl, zero)) + b_lin[0]) + xt
+    vstore(h, 0, hv)
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=False)
@@ -249,7 +241,7 @@ def run_gru(bank, x, out):
     updated in place."""
     _check_io(x, out)
     h, g, w0, b0, w_hh, w_in, b_in, w_lin, b_lin = _gru_views(bank, 0)
-    if h.shape[0] == LANES:
+    if _student(w_hh, g):
         _gru16(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out)
     else:
         K.gru_run(x, h, w0, b0, w_hh, w_in, b_in, w_lin, b_lin, out, g)

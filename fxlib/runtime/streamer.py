@@ -286,8 +286,7 @@ class Streamer:
         self._engine = engine(model, gates) if backend == "numba" else engine(model)
         # numba's entry refuses wrong types itself (TypeError -> _checked); the others check
         # first, always
-        self._typed_entry = backend == "numba"
-        self._process = self._engine.process if self._typed_entry else self._checked
+        self._process = self._engine.process if backend == "numba" else self._checked
 
     @property
     def backend(self) -> str:
@@ -323,7 +322,7 @@ class Streamer:
         try:
             self._process(block, out)
         except TypeError:
-            if not self._typed_entry:             # raised by the engine itself: not ours
+            if self._process == self._checked:    # raised by the engine itself: not ours
                 raise
             self._checked(block, out)
         return out
