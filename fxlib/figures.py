@@ -19,7 +19,6 @@ results files once every notebook's runs are there.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional

@@ -11,7 +11,6 @@ at 64-sample blocks. Not part of CI (it needs the RTNeural build; README.md).
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import subprocess
 import sys

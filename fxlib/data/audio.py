@@ -20,7 +20,7 @@ from scipy.signal import resample_poly
 from .._atomic import atomic_path
 from ..thesis import SAMPLE_RATE  # the one sample rate of the study (44.1 kHz)
 from .access import check_data_access
-from .errors import DataError, DataWarning
+from .errors import DataError
 
 
 def _check_riff(path: Path) -> None:
